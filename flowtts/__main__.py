@@ -1,0 +1,3 @@
+from flowtts.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,155 @@
+"""Audio helpers shared by the corpus builder, data preparation and the engine's edges.
+
+Inside flowtts, audio is a float32 numpy array ``[N]`` in [-1, 1] at a known sample rate.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flowtts.errors import FlowTTSError
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono audio: ``samples`` is float32 ``[N]`` in [-1, 1]."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def read_audio(path: str | os.PathLike) -> Audio:
+    """Reads any format libsndfile knows; mixes channels down to mono; rejects NaN/inf.
+
+    Raises:
+        FlowTTSError: unreadable, empty or non-finite audio.
+    """
+    import soundfile as sf
+
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
+    except (RuntimeError, sf.LibsndfileError, OSError) as e:
+        raise FlowTTSError(f"cannot read audio {path}: {e}") from e
+    if data.shape[0] == 0:
+        raise FlowTTSError(f"audio {path} is empty (0 samples)")
+    mono = data.mean(axis=1)  # [N]
+    if not np.isfinite(mono).all():
+        raise FlowTTSError(f"audio {path} contains NaN or infinite samples")
+    return Audio(np.ascontiguousarray(mono, dtype=np.float32), int(sr))
+
+
+def resample(samples: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """Band-limited polyphase resampling ``[N] -> [N * sr_out / sr_in]`` (Kaiser window)."""
+    if sr_in == sr_out:
+        return samples.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    g = math.gcd(sr_in, sr_out)
+    out = resample_poly(samples.astype(np.float64), sr_out // g, sr_in // g, window=("kaiser", 8.0))
+    return out.astype(np.float32)
+
+
+def frame_db(samples: np.ndarray, sample_rate: int, frame_ms: float = 20.0) -> np.ndarray:
+    """RMS level in dBFS of consecutive non-overlapping frames: ``[N] -> [N // frame]``."""
+    n = max(1, int(sample_rate * frame_ms / 1000))
+    usable = len(samples) // n * n
+    if usable == 0:
+        return np.full(1, -120.0, dtype=np.float32)
+    frames = samples[:usable].reshape(-1, n).astype(np.float64)  # [F, n]
+    rms = np.sqrt((frames**2).mean(axis=1) + 1e-12)
+    return (20 * np.log10(rms + 1e-12)).astype(np.float32)
+
+
+def silence_ratio(samples: np.ndarray, sample_rate: int, threshold_db: float = -45.0) -> float:
+    """Share of 20 ms frames quieter than ``threshold_db`` relative to the loudest frame."""
+    db = frame_db(samples, sample_rate)
+    return float((db < db.max() + threshold_db).mean())
+
+
+def trim_silence(
+    samples: np.ndarray, sample_rate: int, threshold_db: float = -40.0, pad_ms: float = 100.0
+) -> np.ndarray:
+    """Cuts leading and trailing frames quieter than ``threshold_db`` below the peak frame,
+    keeping ``pad_ms`` of context on each side. Returns ``samples[a:b]`` (possibly empty)."""
+    frame = int(sample_rate * 0.02)
+    db = frame_db(samples, sample_rate)
+    voiced = np.flatnonzero(db >= db.max() + threshold_db)
+    if len(voiced) == 0 or db.max() < -80:
+        return samples[:0]
+    pad = int(sample_rate * pad_ms / 1000)
+    a = max(0, voiced[0] * frame - pad)
+    b = min(len(samples), (voiced[-1] + 1) * frame + pad)
+    return samples[a:b]
+
+
+def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (ITU-R BS.1770-4, gated) in LUFS; ``-inf`` for silence."""
+    import pyloudnorm
+
+    meter = pyloudnorm.Meter(sample_rate)
+    x = samples.astype(np.float64)
+    min_len = int(0.4 * sample_rate) + 1  # the meter needs one 400 ms gating block
+    if len(x) < min_len:
+        x = np.pad(x, (0, min_len - len(x)))
+    with np.errstate(divide="ignore"):
+        return float(meter.integrated_loudness(x))
+
+
+def normalize_loudness(
+    samples: np.ndarray, sample_rate: int, target_lufs: float = -23.0, peak_dbfs: float = -1.0
+) -> np.ndarray:
+    """Scales to ``target_lufs`` integrated loudness, then lowers the gain if the peak would pass
+    ``peak_dbfs`` (no limiter, so no distortion). Silence is returned unchanged."""
+    lufs = loudness_lufs(samples, sample_rate)
+    if not math.isfinite(lufs):
+        return samples.astype(np.float32, copy=False)
+    gain = 10 ** ((target_lufs - lufs) / 20)
+    peak = float(np.abs(samples).max()) * gain
+    ceiling = 10 ** (peak_dbfs / 20)
+    if peak > ceiling:
+        gain *= ceiling / peak
+    return (samples * gain).astype(np.float32)
+
+
+def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:
+    """Writes FLAC/WAV (by suffix) as 16-bit PCM through a temporary file and ``os.replace``, so a
+    killed process never leaves a truncated file under the final name."""
+    import soundfile as sf
+
+    path = Path(path)
+    fmt = {".flac": "FLAC", ".wav": "WAV"}.get(path.suffix.lower())
+    if fmt is None:
+        raise FlowTTSError(f"unsupported audio suffix {path.suffix!r} (use .flac or .wav)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, format=fmt, subtype="PCM_16")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Writes a text file through a temporary file, fsync and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
