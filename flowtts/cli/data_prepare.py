@@ -64,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"rejected {len(rep.rejected)}: {reasons}")
     print(f"manifest: {rep.manifest_path}")
     print(f"report (every rejected file and why): {rep.report_path}")
-    if not rep.normalizer.startswith("flowtts.text"):
-        print(f"flowtts: warning: text normalized by {rep.normalizer}", file=sys.stderr)
     if not rep.kept:
         print("flowtts: error: no usable clips; see the report for why each file was rejected",
               file=sys.stderr)

@@ -16,6 +16,7 @@ from flowtts.data.engines.base import Prosody
 from flowtts.data.engines.mbrola import (
     MbrolaEngine,
     PhoLine,
+    audit_voices,
     insert_pauses,
     mbrola_voices,
     parse_pho,
@@ -188,6 +189,13 @@ def test_render_us1_matches_its_pho():
 
     fast = engine.render(SENTENCE, voice, Prosody(rate=1.25, pitch=2.0, pitch_range=0.8, word_gap=1))
     assert fast.problems == [] and len(fast.samples) < len(res.samples)
+
+
+@pytest.mark.skipif(not _have("us1"), reason="mbrola-us1 not installed")
+def test_audit_counts_sentences_per_voice():
+    (row,) = audit_voices({"en": [SENTENCE, "Hello world."], "fr": ["Bonjour."]}, [_voice("mbrola-us1")])
+    assert (row.voice, row.sentences, row.with_missing, row.failed) == ("mbrola-us1", 2, 0, 0)
+    assert 0 < row.silence_ratio < 0.5 and 0.02 < row.seconds_per_char < 0.2 and row.realtime > 1
 
 
 @pytest.mark.skipif(not _have("us1"), reason="mbrola-us1 not installed")

@@ -41,7 +41,8 @@ class ScratchDir:
     """A private folder for one engine instance in one process, removed by ``close()`` or at exit.
 
     Lives under /dev/shm when it is writable (renders are small and short-lived), else the system
-    temp folder. A forked child gets its own folder, so workers never share file names.
+    temp folder. A forked child gets its own folder, so workers never share file names; folders
+    left by dead processes are removed when a new one is made.
     """
 
     def __init__(self, prefix: str) -> None:
@@ -53,9 +54,10 @@ class ScratchDir:
 
     def path(self) -> Path:
         if self._path is None or self._pid != os.getpid():
-            base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-            self._path = Path(tempfile.mkdtemp(prefix=f"flowtts-{self.prefix}-", dir=base))
+            base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+            _remove_orphans(Path(base))
             self._pid = os.getpid()
+            self._path = Path(tempfile.mkdtemp(prefix=f"flowtts-{self.prefix}-{self._pid}-", dir=base))
             self._finalizer = weakref.finalize(self, _remove_if_owner, self._path, self._pid)
         return self._path
 
@@ -67,6 +69,25 @@ class ScratchDir:
         if self._finalizer is not None and self._pid == os.getpid():
             self._finalizer()
         self._path = None
+
+
+def _remove_orphans(base: Path) -> None:
+    """Removes scratch folders whose process is gone: pool workers often end through ``os._exit``,
+    which skips finalizers. Names are ``flowtts-<engine>-<pid>-<random>``."""
+    for d in base.glob("flowtts-*-*-*"):
+        pid = d.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _remove_if_owner(path: Path, pid: int) -> None:

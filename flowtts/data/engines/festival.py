@@ -6,14 +6,15 @@ a ``festival --pipe`` per voice (at most MAX_PROCESSES, least recently used clos
 voice because voices leak settings: after an Italian voice the Hindi voice's F0 rose from 130 to
 178 Hz), under ``stdbuf -oL`` so replies are not stuck in a pipe buffer. It sends one block of
 Scheme per utterance and waits for a marker line; on a time-out or a dead process the process is
-restarted on the next render. Errors Festival prints (``SIOD ERROR``) become
+restarted on the next render. Errors Festival prints (``SIOD ERROR``, LTS failures) become
 ``problems``; a stale utterance can never be saved because ``ft_utt`` is cleared first.
 
 Prosody, as measured here: diphone voices: Duration_Stretch = (the voice's own stretch) / rate;
 pitch and range act on the F0 targets just before waveform synthesis (``after_analysis_hooks``):
 log f0 ← log 2^(st/12) + m + range·(log f0 − m), m the mean log F0 of the utterance's targets
-(+3 st gave ×1.18 on kal, lp and pc). HTS (slt): Festival's Duration_Stretch does not reach hts_engine; its ``-r`` speed
-does (1.5 → 0.67× the duration); its F0 is the model's own, so pitch and range are ignored. Word
+(+3 st gave ×1.18 on kal, lp and pc; range 1.4 left the median F0 unchanged). HTS (slt):
+Festival's Duration_Stretch does not reach hts_engine, its ``-r`` speed does (1.5 → 0.67× the
+duration); its F0 is the model's own, so pitch and range are ignored. Word
 gap is ignored. Phone end times come from ``utt.save.segs`` (ARPAbet → IPA for English; Italian and
 Hindi phone names are kept, pauses become ``_``).
 
@@ -31,6 +32,7 @@ import subprocess
 import time
 import weakref
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from flowtts.data.engines._cli import (
@@ -52,19 +54,31 @@ MARKER = "FT-DONE"
 #: festival processes kept per engine instance (one per voice: voices leak settings into each other)
 MAX_PROCESSES = 3
 _EST = "free, BSD-style (CMU / University of Edinburgh; Festival voice licence)"
-#: voice id suffix → (festival voice, lang, speaker group, gender, licence, native rate, HTS?)
-VOICES: dict[str, dict] = {
-    "kal": dict(voice="kal_diphone", lang="en", group="kal", gender="male", license=_EST, rate=16000),
-    "ked": dict(voice="ked_diphone", lang="en", group="festival-ked", gender="male", license=_EST,
-                rate=16000),
-    "slt": dict(voice="cmu_us_slt_arctic_hts", lang="en", group="arctic-slt", gender="female",
-                license="EST-2003/BSD-3-clause (festvox-us-slt-hts; CMU ARCTIC)", rate=32000, hts=True),
-    "lp": dict(voice="lp_diphone", lang="it", group="festival-it-lp", gender="female",
-               license="GPL-2.0-or-later (Italian FESTIVAL, ISTC-CNR)", rate=16000),
-    "pc": dict(voice="pc_diphone", lang="it", group="festival-it-pc", gender="male",
-               license="GPL-2.0-or-later (Italian FESTIVAL, ISTC-CNR)", rate=16000),
-    "nsk": dict(voice="hindi_NSK_diphone", lang="hi", group="festival-hi-nsk", gender="male",
-                license="GPL-2.0-or-later (festvox-hi-nsk)", rate=16000),
+_ITA = "GPL-2.0-or-later (Italian FESTIVAL, ISTC-CNR)"
+
+
+@dataclass(frozen=True)
+class FestivalVoice:
+    """One Festival voice as the corpus sees it."""
+
+    voice: str  # Festival's name: (voice_<voice>) selects it
+    lang: str
+    group: str
+    gender: str
+    license: str
+    rate: int  # native sample rate
+    hts: bool = False  # HTS voices take rate through hts_engine's "-r", and ignore F0 targets
+
+
+VOICES: dict[str, FestivalVoice] = {
+    "kal": FestivalVoice("kal_diphone", "en", "kal", "male", _EST, 16000),
+    "ked": FestivalVoice("ked_diphone", "en", "festival-ked", "male", _EST, 16000),
+    "slt": FestivalVoice("cmu_us_slt_arctic_hts", "en", "arctic-slt", "female",
+                         "EST-2003/BSD-3-clause (festvox-us-slt-hts; CMU ARCTIC)", 32000, hts=True),
+    "lp": FestivalVoice("lp_diphone", "it", "festival-it-lp", "female", _ITA, 16000),
+    "pc": FestivalVoice("pc_diphone", "it", "festival-it-pc", "male", _ITA, 16000),
+    "nsk": FestivalVoice("hindi_NSK_diphone", "hi", "festival-hi-nsk", "male",
+                         "GPL-2.0-or-later (festvox-hi-nsk)", 16000),
 }
 # Defined once per process: F0 targets (those > 0; Festival also holds 0-valued ones) are scaled by
 # ft_f0, and their spread in log-F0 around the utterance's geometric mean by ft_range.
@@ -101,9 +115,17 @@ def parse_segs(text: str, lang: str) -> list[PhoneEnd]:
                 end = float(parts[0])
             except ValueError:
                 continue
-            name = arpabet_to_ipa(parts[2]) if lang == "en" else parts[2]
-            ends.append(PhoneEnd("_" if arpabet_to_ipa(parts[2]) == "_" else name, end))
+            ipa = arpabet_to_ipa(parts[2])
+            ends.append(PhoneEnd(ipa if lang == "en" or ipa == "_" else parts[2], end))
     return ends
+
+
+@dataclass
+class Reply:
+    """What Festival printed for one request; ``error`` is set on a time-out or a dead process."""
+
+    lines: list[str]
+    error: str | None = None
 
 
 class _Festival:
@@ -117,13 +139,13 @@ class _Festival:
         self._finalizer = weakref.finalize(self, _stop, self.proc)
         self._buf = b""
 
-    def ask(self, scheme: bytes, timeout: float) -> tuple[list[str], str | None]:
-        """(printed lines, error): error is set on a time-out or a dead process."""
+    def ask(self, scheme: bytes, timeout: float) -> Reply:
+        """Sends ``scheme`` followed by a marker and collects the lines printed before the marker."""
         try:
             self.proc.stdin.write(scheme + f'\n(format t "{MARKER}\\n")\n'.encode())
             self.proc.stdin.flush()
         except OSError as e:
-            return [], f"festival is not running ({e})"
+            return Reply([], f"festival is not running ({e})")
         lines: list[str] = []
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
@@ -132,14 +154,14 @@ class _Festival:
                 line, self._buf = self._buf.split(b"\n", 1)
                 text = line.decode("utf-8", "replace").strip()
                 if text == MARKER:
-                    return lines, None
+                    return Reply(lines)
                 lines.append(text)
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return lines, f"festival timed out after {timeout:.0f} s"
+                return Reply(lines, f"festival timed out after {timeout:.0f} s")
             chunk = os.read(fd, 65536)
             if not chunk:
-                return lines, f"festival exited ({self.proc.poll()})"
+                return Reply(lines, "festival exited in the middle of a render")
             self._buf += chunk
 
     def alive(self) -> bool:
@@ -169,9 +191,9 @@ class FestivalEngine(Engine):
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            VoiceSpec(id=f"festival-{key}", engine="festival", lang=v["lang"], speaker_group=v["group"],
-                      gender=v["gender"], license=v["license"], kind="recorded",
-                      params={"voice": v["voice"], "hts": bool(v.get("hts"))})
+            VoiceSpec(id=f"festival-{key}", engine="festival", lang=v.lang, speaker_group=v.group,
+                      gender=v.gender, license=v.license, kind="recorded",
+                      params={"voice": v.voice, "hts": v.hts})
             for key, v in VOICES.items()
         ]
 
@@ -206,7 +228,8 @@ class FestivalEngine(Engine):
         return "\n".join(lines)
 
     def render(self, text: str, voice: VoiceSpec, prosody: Prosody) -> RenderResult:
-        rate = VOICES.get(voice.id.removeprefix("festival-"), {}).get("rate", 16000)
+        known = VOICES.get(voice.id.removeprefix("festival-"))
+        rate = known.rate if known else 16000
         if nothing_to_say(text):
             return failed("nothing to say (no letter or digit)", rate)
         encoding = "utf-8" if voice.lang == "hi" else "latin-1"
@@ -218,11 +241,11 @@ class FestivalEngine(Engine):
         try:
             proc = self._process(voice.params["voice"])
             script = self._script(text, voice, prosody, wav, segs)
-            lines, error = proc.ask(script.encode(encoding), timeout_for(text))
-            if error:
+            reply = proc.ask(script.encode(encoding), timeout_for(text))
+            if reply.error:
                 proc.close()  # restarted on the next render
-                return failed(error, rate)
-            result = self._collect(wav, segs, voice.lang, lines, rate)
+                return failed(reply.error, rate)
+            result = self._collect(wav, segs, voice.lang, reply.lines, rate)
         finally:
             wav.unlink(missing_ok=True)
             segs.unlink(missing_ok=True)

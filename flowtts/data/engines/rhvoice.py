@@ -1,8 +1,10 @@
 """RHVoice through ``RHVoice-test``: English HTS voices trained on CMU ARCTIC speakers, 24 kHz.
 
-Voices: slt (female), clb (female), bdl (male) and alan (Scottish male; RHVoice's Alan is built from
-ARCTIC "awb", Alan W Black, so it shares flite awb's speaker group). evgeniy-eng and lyubov are
-installed by rhvoice-english too but are CC-BY-NC-ND-4.0 (non-commercial): not offered (research §9).
+Voices: slt (female), clb (female), bdl (male) and alan (Scottish male). slt, clb and bdl are CMU
+ARCTIC speaker names; "alan" is, to our knowledge, RHVoice's voice from the ARCTIC "awb" recordings
+(Alan W Black) - nothing installed here says so, so it shares flite awb's speaker group, which is
+the safe side for held-out splits. evgeniy-eng and lyubov come with rhvoice-english too but are
+CC-BY-NC-ND-4.0 (non-commercial, /usr/share/doc/rhvoice-english/copyright): not offered (§9).
 
 One process per utterance (≈ 0.3 s each, mostly start-up: the corpus builder gives RHVoice a low
 weight). Measured here on slt: ``-r`` is the rate in percent (50 → 2.0× the duration, 125 → 0.80×)
