@@ -17,7 +17,8 @@ def _fenced_commands(text: str) -> list[str]:
 
 
 def test_ci_runs_the_readme_test_command():
-    ci_cmd = [ln for ln in (ROOT / ".ci/run").read_text().splitlines() if ln and not ln.startswith(("#", "set ", "cd "))]
+    lines = (ROOT / ".ci/run").read_text().splitlines()
+    ci_cmd = [ln for ln in lines if ln and not ln.startswith(("#", "set ", "cd "))]
     assert len(ci_cmd) == 1, ci_cmd
     readme = (ROOT / "README.md").read_text()
     head = readme[: readme.index("\n## ", readme.index("```"))]  # the opening section only

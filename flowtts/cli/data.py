@@ -20,10 +20,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dsub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     dsub.required = True
     for name in DATA_SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"flowtts.cli.data_{name}")
-        except ModuleNotFoundError as e:  # a subcommand not written yet does not exist
-            if e.name != f"flowtts.cli.data_{name}":
-                raise
-            continue
-        module.add_parser(dsub)
+        importlib.import_module(f"flowtts.cli.data_{name}").add_parser(dsub)

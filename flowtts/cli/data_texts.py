@@ -13,12 +13,22 @@ def add_parser(dsub: argparse._SubParsersAction) -> None:
         description="Download Debian text packages (Bible, fortunes, WordNet, LibreOffice help, Debian "
         "docs, man pages, UI strings), extract clean sentences per language and cache them as JSONL.",
     )
-    p.add_argument("--langs", default="en,fr,de,es,it,pt,nl,ar,hi",
-                   help="comma-separated languages to build (default: all nine: en,fr,de,es,it,pt,nl,ar,hi)")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="where the sentence files go (default $FLOWTTS_CACHE/text or ~/.cache/flowtts/text)")
-    p.add_argument("--rebuild", action="store_true",
-                   help="rebuild the languages even if they are already built with the current filters")
+    p.add_argument(
+        "--langs",
+        default="en,fr,de,es,it,pt,nl,ar,hi",
+        help="comma-separated languages to build (default: all nine: en,fr,de,es,it,pt,nl,ar,hi)",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="where the sentence files go (default $FLOWTTS_CACHE/text or ~/.cache/flowtts/text)",
+    )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild the languages even if they are already built with the current filters",
+    )
     p.add_argument("--no-progress", action="store_true", help="do not print per-source progress lines")
     p.set_defaults(func=run)
 
@@ -38,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"text corpus in {cache} ({time.monotonic() - t0:.0f} s):")
     for lang in langs:
         info = read_meta(lang, cache) or {}
-        sources = ", ".join(f"{pkg} {n}" for pkg, n in sorted(info.get("sources", {}).items(),
-                                                              key=lambda kv: -kv[1]))
+        sources = ", ".join(
+            f"{pkg} {n}" for pkg, n in sorted(info.get("sources", {}).items(), key=lambda kv: -kv[1])
+        )
         print(f"  {lang}: {counts[lang]:>7} sentences  ({sources})")
     print(f"  total: {sum(counts.values())} sentences")
     return 0

@@ -39,9 +39,7 @@ def available_catalogue(langs: tuple[str, ...], engines: tuple[str, ...]) -> Cat
             requested language has no voice at all.
     """
     if shutil.which("espeak-ng") is None:
-        raise MissingSystemVoiceError(
-            "espeak-ng is not installed (run scripts/install-system-deps.sh)"
-        )
+        raise MissingSystemVoiceError("espeak-ng is not installed (run scripts/install-system-deps.sh)")
     by_lang: dict[str, list[VoiceSpec]] = defaultdict(list)
     skipped: dict[str, str] = {}
     for name in engines:

@@ -176,8 +176,11 @@ def _process(task: ClipTask) -> list[Piece]:
         raise _Reject("no_speech_modulation", f"20 ms levels spread only {spread:.1f} dB: noise, hum or tone")
     rate = dur / spoken_chars(normalized)
     if not SEC_PER_CHAR[0] <= rate <= SEC_PER_CHAR[1]:
-        raise _Reject("text_mismatch", f"{dur:.1f} s for {spoken_chars(normalized)} characters = {rate:.3f} "
-                      f"s/char (plausible {SEC_PER_CHAR[0]}-{SEC_PER_CHAR[1]})")
+        raise _Reject(
+            "text_mismatch",
+            f"{dur:.1f} s for {spoken_chars(normalized)} characters = {rate:.3f} "
+            f"s/char (plausible {SEC_PER_CHAR[0]}-{SEC_PER_CHAR[1]})",
+        )
     base = f"{task.voice}_{src.clip}"
     if dur <= task.max_seconds:
         return [_write(task, base, x, src.text or "", normalized, False)]
@@ -232,20 +235,25 @@ def _split_long(task: ClipTask, base: str, x: np.ndarray, spoken: str) -> list[P
     if len(sents) < 2:
         raise _Reject("too_long", f"{why} and its transcript has no sentence boundary to split at{hint}")
     norms = [_normalize(s, task.lang) for s in sents]
-    cuts = plan_cuts([spoken_chars(n) for n in norms], find_pauses(x, SAMPLE_RATE), total,
-                     task.min_seconds, task.max_seconds)
+    cuts = plan_cuts(
+        [spoken_chars(n) for n in norms],
+        find_pauses(x, SAMPLE_RATE),
+        total,
+        task.min_seconds,
+        task.max_seconds,
+    )
     if cuts is None:
         raise _Reject("too_long", f"{why}; no pause >= {MIN_PAUSE_S:g} s matches a sentence boundary{hint}")
     bounds = [Cut(-1, 0.0), *cuts, Cut(len(sents) - 1, total)]
     pieces = []
     for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
-        seg = trim_silence(x[int(a.time * SAMPLE_RATE):int(b.time * SAMPLE_RATE)], SAMPLE_RATE)
-        norm = " ".join(norms[a.sentence + 1:b.sentence + 1])
+        seg = trim_silence(x[int(a.time * SAMPLE_RATE) : int(b.time * SAMPLE_RATE)], SAMPLE_RATE)
+        norm = " ".join(norms[a.sentence + 1 : b.sentence + 1])
         dur = len(seg) / SAMPLE_RATE
         rate = dur / max(1, spoken_chars(norm))
         if dur < task.min_seconds or not SEC_PER_CHAR[0] <= rate <= SEC_PER_CHAR[1]:
             raise _Reject("too_long", f"{why}; piece {i + 1} ({dur:.1f} s) does not fit its text{hint}")
-        pieces.append((f"{base}_{i + 1:03d}", seg, " ".join(sents[a.sentence + 1:b.sentence + 1]), norm))
+        pieces.append((f"{base}_{i + 1:03d}", seg, " ".join(sents[a.sentence + 1 : b.sentence + 1]), norm))
     return [_write(task, uid, seg, text, norm, True) for uid, seg, text, norm in pieces]
 
 
@@ -258,8 +266,9 @@ def find_pauses(x: np.ndarray, sample_rate: int, min_len: float = MIN_PAUSE_S) -
     return [Pause(s * 0.02, e * 0.02) for s, e in runs if (e - s) * 0.02 >= min_len]
 
 
-def plan_cuts(chars: list[int], pauses: list[Pause], total: float, min_s: float,
-              max_s: float) -> list[Cut] | None:
+def plan_cuts(
+    chars: list[int], pauses: list[Pause], total: float, min_s: float, max_s: float
+) -> list[Cut] | None:
     """Greedy: from the last cut, take the furthest sentence boundary whose pause leaves a piece of
     ``min_s..max_s`` (and a remainder >= ``min_s``). A boundary's time is predicted from its share of
     the remaining characters and matched to the longest pause within max(0.75 s, 20 % of the piece),
@@ -275,14 +284,22 @@ def plan_cuts(chars: list[int], pauses: list[Pause], total: float, min_s: float,
             pred = start_t + (total - start_t) * (cum[k] - start_c) / (cum[-1] - start_c)
             tol = max(0.75, 0.2 * (pred - start_t))
             near = [j for j, p in enumerate(pauses) if abs(p.centre - pred) <= tol and p.centre > start_t]
-            matched.append(max(near, key=lambda j: (round(pauses[j].end - pauses[j].start, 2),
-                                                    -abs(pauses[j].centre - pred)), default=None))
+            matched.append(
+                max(
+                    near,
+                    key=lambda j: (round(pauses[j].end - pauses[j].start, 2), -abs(pauses[j].centre - pred)),
+                    default=None,
+                )
+            )
             if pred - tol > start_t + max_s:
                 break
         best = None
         for i, j in enumerate(matched):
-            ordered = j is not None and all(m is None or m < j for m in matched[:i]) and all(
-                m is None or m > j for m in matched[i + 1:])
+            ordered = (
+                j is not None
+                and all(m is None or m < j for m in matched[:i])
+                and all(m is None or m > j for m in matched[i + 1 :])
+            )
             t = pauses[j].centre if j is not None else -1.0
             if ordered and start_t + min_s <= t <= start_t + max_s and total - t >= min_s:
                 best = Cut(first + i, t)

@@ -96,8 +96,10 @@ def _pick_voice(rng: random.Random, voices: list[VoiceSpec], cfg: SynthConfig) -
     espeak = [g for g in names if all(v.engine == "espeak" for v in groups[g])]
     other = [g for g in names if g not in espeak]
     if espeak and other:
-        w = [cfg.espeak_share / len(espeak) if g in espeak else (1 - cfg.espeak_share) / len(other)
-             for g in names]
+        w = [
+            cfg.espeak_share / len(espeak) if g in espeak else (1 - cfg.espeak_share) / len(other)
+            for g in names
+        ]
     else:
         w = [1.0] * len(names)
     members = groups[rng.choices(names, weights=w)[0]]
@@ -158,8 +160,20 @@ def _lang_items(
             voice = _pick_voice(rng, held_voices if use_held else seen_voices, cfg)
             prosody = _draw_prosody(rng, cfg)
             est = len(s.text) * spc / prosody.rate
-            items.append(PlanItem(f"{lang}-{split}-{n:06d}", "", lang, split, s.text, s.source,
-                                  voice.id, not use_held, prosody, round(est, 3)))
+            items.append(
+                PlanItem(
+                    f"{lang}-{split}-{n:06d}",
+                    "",
+                    lang,
+                    split,
+                    s.text,
+                    s.source,
+                    voice.id,
+                    not use_held,
+                    prosody,
+                    round(est, 3),
+                )
+            )
             used += est
             n += 1
         short |= used < budgets[split]

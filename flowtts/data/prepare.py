@@ -56,10 +56,21 @@ def sanitize_voice(name: str) -> str:
 
 
 def prepare_recordings(
-    input_dir: str | os.PathLike, out_dir: str | os.PathLike, lang: str, *, voice: str | None = None,
-    speaker_group: str | None = None, gender: str | None = None, license: str | None = None,
-    min_seconds: float = 1.0, max_seconds: float = 15.0, valid_fraction: float = 0.05,
-    test_fraction: float = 0.05, seed: int = 0, jobs: int | None = None, progress: bool = False,
+    input_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    lang: str,
+    *,
+    voice: str | None = None,
+    speaker_group: str | None = None,
+    gender: str | None = None,
+    license: str | None = None,
+    min_seconds: float = 1.0,
+    max_seconds: float = 15.0,
+    valid_fraction: float = 0.05,
+    test_fraction: float = 0.05,
+    seed: int = 0,
+    jobs: int | None = None,
+    progress: bool = False,
 ) -> PrepareReport:
     """Ingests recordings into ``out_dir`` (see the module docstring) and returns what was kept.
 
@@ -77,18 +88,42 @@ def prepare_recordings(
     found = len(sources) + len(rejected)
     results = _run_tasks(tasks, jobs or os.cpu_count() or 1, progress)
     rejected += [r.rejected for r in results if r.rejected is not None]
-    rows = _rows(results, voice, speaker_group or voice, lang, gender, license or "user-provided",
-                 seed, valid_fraction, test_fraction)
+    rows = _rows(
+        results,
+        voice,
+        speaker_group or voice,
+        lang,
+        gender,
+        license or "user-provided",
+        seed,
+        valid_fraction,
+        test_fraction,
+    )
     write_manifest(manifest, rows)
     _remove_orphans(out / "audio" / voice, {Path(r.audio).name for r in rows})
-    rep = PrepareReport(voice, rows, sorted(rejected, key=lambda r: (r.path, r.reason)),
-                        sum(r.duration for r in rows) / 60, found, manifest, report_path)
+    rep = PrepareReport(
+        voice,
+        rows,
+        sorted(rejected, key=lambda r: (r.path, r.reason)),
+        sum(r.duration for r in rows) / 60,
+        found,
+        manifest,
+        report_path,
+    )
     _write_report(rep, inp, lang)
     return rep
 
 
-def _check_options(inp: Path, lang: str, voice: str | None, gender: str | None, min_s: float,
-                   max_s: float, valid: float, test: float) -> None:
+def _check_options(
+    inp: Path,
+    lang: str,
+    voice: str | None,
+    gender: str | None,
+    min_s: float,
+    max_s: float,
+    valid: float,
+    test: float,
+) -> None:
     """One-line errors for everything wrong before any work starts."""
     if not inp.exists():
         raise FlowTTSError(f"input {inp} does not exist")
@@ -116,8 +151,9 @@ def discover_sources(inp: Path, out: Path) -> tuple[list[Source], list[Rejected]
     by_clip: dict[str, Source] = {}
     for s in sorted(found, key=lambda s: (s.clip, s.label)):
         if s.clip in by_clip:
-            rejected.append(Rejected(s.label, "duplicate_id", f"clip id {s.clip} already from "
-                                     f"{by_clip[s.clip].label}"))
+            rejected.append(
+                Rejected(s.label, "duplicate_id", f"clip id {s.clip} already from {by_clip[s.clip].label}")
+            )
         else:
             by_clip[s.clip] = s
     sources = []
@@ -149,8 +185,9 @@ def _ljspeech_sources(inp: Path) -> tuple[list[Source], list[Rejected]]:
         spoken = fields[2].strip() if len(fields) > 2 and fields[2].strip() else text
         wav = inp / "wavs" / f"{cid}.wav"
         listed.add(wav.name)
-        found.append(Source(_clip_id(Path(cid)), f"wavs/{cid}.wav", wav if wav.is_file() else None,
-                            text, spoken))
+        found.append(
+            Source(_clip_id(Path(cid)), f"wavs/{cid}.wav", wav if wav.is_file() else None, text, spoken)
+        )
     for wav in sorted((inp / "wavs").glob("*.wav")) if (inp / "wavs").is_dir() else []:
         if wav.name not in listed:
             found.append(Source(_clip_id(Path(wav.stem)), f"wavs/{wav.name}", wav, None))
@@ -173,11 +210,15 @@ def _folder_sources(inp: Path, out: Path) -> tuple[list[Source], list[Rejected]]
         elif suffix == ".txt":
             texts[rel.with_suffix("")] = p
     if not audio:
-        raise FlowTTSError(f"no audio found in {inp} (expected metadata.csv + wavs/, or audio files "
-                           f"({' '.join(AUDIO_SUFFIXES)}) with same-stem .txt transcripts)")
+        raise FlowTTSError(
+            f"no audio found in {inp} (expected metadata.csv + wavs/, or audio files "
+            f"({' '.join(AUDIO_SUFFIXES)}) with same-stem .txt transcripts)"
+        )
     if not texts:
-        raise FlowTTSError(f"found {sum(map(len, audio.values()))} audio files in {inp} but no .txt "
-                           "transcripts (each audio file needs a same-stem .txt)")
+        raise FlowTTSError(
+            f"found {sum(map(len, audio.values()))} audio files in {inp} but no .txt "
+            "transcripts (each audio file needs a same-stem .txt)"
+        )
     found, rejected = [], []
     for stem in sorted(set(audio) | set(texts)):
         tpath = texts.get(stem)
@@ -245,20 +286,42 @@ def _tick(bar, result: ClipResult) -> ClipResult:
     return result
 
 
-def _rows(results: list[ClipResult], voice: str, group: str, lang: str, gender: str | None,
-          license: str, seed: int, valid: float, test: float) -> list[Utterance]:
+def _rows(
+    results: list[ClipResult],
+    voice: str,
+    group: str,
+    lang: str,
+    gender: str | None,
+    license: str,
+    seed: int,
+    valid: float,
+    test: float,
+) -> list[Utterance]:
     """Manifest rows sorted by id; the split comes from a seeded hash of the source clip id."""
     splits = {r.clip: assign_split(r.clip, seed, valid, test) for r in results if r.pieces}
     if splits and "train" not in splits.values():
         splits[min(splits)] = "train"  # at least one clip trains
     rows = [
         Utterance(
-            id=p.id, audio=p.audio, text=p.text, normalized_text=p.normalized_text, lang=lang,
-            voice=voice, speaker_group=group, split=splits[r.clip], seen_voice=True,
-            duration=round(p.duration, 4), sample_rate=SAMPLE_RATE, gender=gender, engine="recording",
-            prosody={"split": "approximate"} if p.approximate else {}, source=r.label, license=license,
+            id=p.id,
+            audio=p.audio,
+            text=p.text,
+            normalized_text=p.normalized_text,
+            lang=lang,
+            voice=voice,
+            speaker_group=group,
+            split=splits[r.clip],
+            seen_voice=True,
+            duration=round(p.duration, 4),
+            sample_rate=SAMPLE_RATE,
+            gender=gender,
+            engine="recording",
+            prosody={"split": "approximate"} if p.approximate else {},
+            source=r.label,
+            license=license,
         )
-        for r in results for p in r.pieces
+        for r in results
+        for p in r.pieces
     ]
     return sorted(rows, key=lambda u: u.id)
 
@@ -279,13 +342,17 @@ def _remove_orphans(audio_dir: Path, keep: set[str]) -> None:
 def _write_report(rep: PrepareReport, inp: Path, lang: str) -> None:
     """``reports/prepare-<voice>.json``: counts, minutes usable and every rejected file."""
     data = {
-        "input": str(inp), "voice": rep.voice, "lang": lang,
-        "clips_found": rep.clips_found, "rows": len(rep.kept),
+        "input": str(inp),
+        "voice": rep.voice,
+        "lang": lang,
+        "clips_found": rep.clips_found,
+        "rows": len(rep.kept),
         "clips_kept": len({u.source for u in rep.kept}),
         "minutes_usable": round(rep.minutes_usable, 3),
         "splits": dict(Counter(u.split for u in rep.kept)),
         "approximate_splits": sum(1 for u in rep.kept if u.prosody.get("split") == "approximate"),
-        "rejected_by_reason": rep.by_reason(), "reasons": REASONS,
+        "rejected_by_reason": rep.by_reason(),
+        "reasons": REASONS,
         "rejected": [asdict(r) for r in rep.rejected],
         "manifest": str(rep.manifest_path),
     }

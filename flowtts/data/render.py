@@ -83,13 +83,24 @@ class Renderer:
         wav = normalize_loudness(wav, SAMPLE_RATE, target_lufs=-23.0)
         write_audio_atomic(audio_dir / f"{item.id}.flac", wav, SAMPLE_RATE)
         row = Utterance(
-            id=item.id, audio=f"{rel_dir}/{item.id}.flac", text=item.text, normalized_text=spoken,
-            lang=item.lang, voice=voice.id, speaker_group=voice.speaker_group, split=item.split,
-            seen_voice=item.seen_voice, duration=round(duration, 4), sample_rate=SAMPLE_RATE,
-            gender=voice.gender, engine=voice.engine, prosody=_prosody_dict(item, voice),
+            id=item.id,
+            audio=f"{rel_dir}/{item.id}.flac",
+            text=item.text,
+            normalized_text=spoken,
+            lang=item.lang,
+            voice=voice.id,
+            speaker_group=voice.speaker_group,
+            split=item.split,
+            seen_voice=item.seen_voice,
+            duration=round(duration, 4),
+            sample_rate=SAMPLE_RATE,
+            gender=voice.gender,
+            engine=voice.engine,
+            prosody=_prosody_dict(item, voice),
             phonemes=res.phonemes or phonemize(spoken, item.lang),
             phones=_shift_phones(res.phones, start / SAMPLE_RATE, duration),
-            source=item.source, license=voice.license,
+            source=item.source,
+            license=voice.license,
         )
         return Outcome(item.id, row=row)
 

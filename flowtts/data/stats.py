@@ -46,8 +46,16 @@ def corpus_stats(root: str | Path) -> CorpusStats:
         by_lang[row.lang] += h
         by_split[row.split] += h
         split_seen[row.split]["seen" if row.seen_voice else "held-out"] += h
-        v = voices.setdefault(row.voice, {"lang": row.lang, "group": row.speaker_group,
-                                          "engine": row.engine, "seen": row.seen_voice, "hours": 0.0})
+        v = voices.setdefault(
+            row.voice,
+            {
+                "lang": row.lang,
+                "group": row.speaker_group,
+                "engine": row.engine,
+                "seen": row.seen_voice,
+                "hours": 0.0,
+            },
+        )
         v["hours"] += h
         v["seen"] &= row.seen_voice
     drops: Counter = Counter()
@@ -70,23 +78,31 @@ def corpus_stats(root: str | Path) -> CorpusStats:
 
 def format_stats(s: CorpusStats) -> str:
     """A human-readable report."""
-    lines = [f"utterances {s.utterances}   hours {s.hours:.3f}   disk {s.disk_bytes / 1e6:.1f} MB"
-             + (f" ({s.disk_bytes / 1e6 / s.hours:.0f} MB/h)" if s.hours else "")]
+    lines = [
+        f"utterances {s.utterances}   hours {s.hours:.3f}   disk {s.disk_bytes / 1e6:.1f} MB"
+        + (f" ({s.disk_bytes / 1e6 / s.hours:.0f} MB/h)" if s.hours else "")
+    ]
     kept_and_dropped = s.utterances + sum(s.dropped.values())
     if s.dropped:
         share = sum(s.dropped.values()) / max(1, kept_and_dropped)
-        lines.append(f"dropped {sum(s.dropped.values())} ({share:.1%}): "
-                     + ", ".join(f"{k} {v}" for k, v in s.dropped.items()))
+        lines.append(
+            f"dropped {sum(s.dropped.values())} ({share:.1%}): "
+            + ", ".join(f"{k} {v}" for k, v in s.dropped.items())
+        )
     lines.append("\nlanguage  hours   voices  speaker-groups  held-out-voices")
     for lang, h in s.by_lang.items():
-        lines.append(f"{lang:<8} {h:7.3f}  {s.voices_by_lang[lang]:6d}  {s.groups_by_lang[lang]:14d}"
-                     f"  {s.heldout_voices_by_lang[lang]:15d}")
+        lines.append(
+            f"{lang:<8} {h:7.3f}  {s.voices_by_lang[lang]:6d}  {s.groups_by_lang[lang]:14d}"
+            f"  {s.heldout_voices_by_lang[lang]:15d}"
+        )
     lines.append("\nsplit     hours   seen-voices  held-out-voices")
     for split, h in s.by_split.items():
         ss = s.by_split_seen.get(split, {})
         lines.append(f"{split:<8} {h:7.3f}  {ss.get('seen', 0):11.3f}  {ss.get('held-out', 0):15.3f}")
     lines.append("\nvoice                          lang  engine    seen  minutes")
     for vid, v in s.by_voice.items():
-        lines.append(f"{vid:<30} {v['lang']:<5} {v['engine']:<9} {'yes' if v['seen'] else 'no ':<5}"
-                     f" {v['hours'] * 60:7.2f}")
+        lines.append(
+            f"{vid:<30} {v['lang']:<5} {v['engine']:<9} {'yes' if v['seen'] else 'no ':<5}"
+            f" {v['hours'] * 60:7.2f}"
+        )
     return "\n".join(lines)

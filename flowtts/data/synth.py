@@ -86,8 +86,9 @@ def _render_shard(job: tuple[str, list[PlanItem]]) -> ShardResult:
     final = root / "audio" / shard
     shutil.rmtree(final, ignore_errors=True)
     os.rename(tmp, final)
-    drops = [{"id": o.item_id, "reason": o.drop_reason, "detail": o.drop_detail}
-             for o in outcomes if o.row is None]
+    drops = [
+        {"id": o.item_id, "reason": o.drop_reason, "detail": o.drop_detail} for o in outcomes if o.row is None
+    ]
     write_text_atomic(root / "drops" / f"{shard}.json", json.dumps(drops, ensure_ascii=False, indent=0))
     rows = [o.row for o in outcomes if o.row is not None]
     write_manifest(root / "manifests" / f"{shard}.jsonl", rows)  # the commit point
@@ -123,13 +124,19 @@ def _write_or_check_header(out: Path, cfg: SynthConfig, plan: Plan, cat: Catalog
     used = {it.voice for it in plan.items}
     voices = [
         {**asdict(v), "seen": v.speaker_group not in plan.heldout_groups}
-        for lang in cfg.langs for v in cat.voices[lang] if v.id in used
+        for lang in cfg.langs
+        for v in cat.voices[lang]
+        if v.id in used
     ]
     write_text_atomic(out / "voices.json", json.dumps(voices, ensure_ascii=False, indent=1))
     meta = {
-        "format": CORPUS_FORMAT, "flowtts_version": __version__, "config": cfg.to_dict(),
-        "plan_digest": plan.digest, "utterances_planned": len(plan.items),
-        "heldout_speaker_groups": plan.heldout_groups, "skipped_engines": cat.skipped_engines,
+        "format": CORPUS_FORMAT,
+        "flowtts_version": __version__,
+        "config": cfg.to_dict(),
+        "plan_digest": plan.digest,
+        "utterances_planned": len(plan.items),
+        "heldout_speaker_groups": plan.heldout_groups,
+        "skipped_engines": cat.skipped_engines,
     }
     write_text_atomic(header, json.dumps(meta, ensure_ascii=False, indent=1))
 
@@ -173,9 +180,10 @@ def synthesize(
     n_items = sum(len(v) for v in pending.values())
     if pending:
         ctx = get_context("fork")
-        with ctx.Pool(max(1, jobs), _init_worker, (cat, str(out))) as pool, tqdm(
-            total=n_items, unit="utt", disable=not progress, desc="synth", smoothing=0.1
-        ) as bar:
+        with (
+            ctx.Pool(max(1, jobs), _init_worker, (cat, str(out))) as pool,
+            tqdm(total=n_items, unit="utt", disable=not progress, desc="synth", smoothing=0.1) as bar,
+        ):
             for res in pool.imap_unordered(_render_shard, sorted(pending.items())):
                 run_seconds += res.seconds
                 bar.update(res.kept + len(res.drops))
@@ -184,11 +192,19 @@ def synthesize(
 
     stats = corpus_stats(out)
     report = SynthReport(
-        out=str(out), shards_total=len(plan.shards()), shards_rendered=len(pending),
-        utterances_kept=stats.utterances, hours=stats.hours, dropped=stats.dropped,
-        run_audio_hours=run_seconds / 3600, run_wall_seconds=wall, disk_bytes=stats.disk_bytes,
+        out=str(out),
+        shards_total=len(plan.shards()),
+        shards_rendered=len(pending),
+        utterances_kept=stats.utterances,
+        hours=stats.hours,
+        dropped=stats.dropped,
+        run_audio_hours=run_seconds / 3600,
+        run_wall_seconds=wall,
+        disk_bytes=stats.disk_bytes,
         short_of_text=plan.short_of_text,
     )
-    write_text_atomic(out / "report.json", json.dumps(
-        {**asdict(report), "hours_per_wall_hour": report.hours_per_wall_hour}, indent=1))
+    write_text_atomic(
+        out / "report.json",
+        json.dumps({**asdict(report), "hours_per_wall_hour": report.hours_per_wall_hour}, indent=1),
+    )
     return report

@@ -19,18 +19,65 @@ Reader = Callable[[Path], Iterable[str]]
 # LibreOffice help: MAC/hidden variants, navigation and Basic code blocks are not prose; literal,
 # keycode and input spans are function names, shortcuts and formulas inside sentences.
 LO_HELP = tx.MarkupRules(
-    skip_classes=frozenset({"debug", "bascode", "code", "bug", "relatedtopics", "switch", "modules",
-                            "dropdowns", "index-label", "contents-treeview", "howtoget"}),
+    skip_classes=frozenset(
+        {
+            "debug",
+            "bascode",
+            "code",
+            "bug",
+            "relatedtopics",
+            "switch",
+            "modules",
+            "dropdowns",
+            "index-label",
+            "contents-treeview",
+            "howtoget",
+        }
+    ),
     code_classes=frozenset({"literal", "keycode", "input"}),
 )
 # DocBook/Publican HTML (Debian handbook, debian-reference): commands, files and packages are code.
 DOCBOOK = tx.MarkupRules(
     skip_tags=tx.MarkupRules().skip_tags | {"table"},
-    skip_classes=frozenset({"titlepage", "url", "toc", "navheader", "navfooter", "screen",
-                            "programlisting", "example", "informalexample", "docnav", "refentrytitle"}),
-    code_classes=frozenset({"command", "literal", "filename", "computeroutput", "pkg", "keycap", "varname",
-                            "email", "citerefentry", "userinput", "replaceable", "option", "systemitem",
-                            "application", "package", "uri", "ulink", "envar", "function", "parameter"}),
+    skip_classes=frozenset(
+        {
+            "titlepage",
+            "url",
+            "toc",
+            "navheader",
+            "navfooter",
+            "screen",
+            "programlisting",
+            "example",
+            "informalexample",
+            "docnav",
+            "refentrytitle",
+        }
+    ),
+    code_classes=frozenset(
+        {
+            "command",
+            "literal",
+            "filename",
+            "computeroutput",
+            "pkg",
+            "keycap",
+            "varname",
+            "email",
+            "citerefentry",
+            "userinput",
+            "replaceable",
+            "option",
+            "systemitem",
+            "application",
+            "package",
+            "uri",
+            "ulink",
+            "envar",
+            "function",
+            "parameter",
+        }
+    ),
 )
 
 
@@ -91,8 +138,9 @@ IT_FORTUNE_SKIP = FORTUNE_SKIP + ("/banner", "/luttazzi")
 
 
 def _lo_help(lang: str, code: str) -> TextSource:
-    return TextSource(f"libreoffice-help-{code.lower()}", lang, "MPL-2.0", "lo-help",
-                      (f"{LO}/{code}/text/**/*.html",))
+    return TextSource(
+        f"libreoffice-help-{code.lower()}", lang, "MPL-2.0", "lo-help", (f"{LO}/{code}/text/**/*.html",)
+    )
 
 
 def _handbook(lang: str, code: str) -> TextSource:

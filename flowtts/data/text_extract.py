@@ -20,16 +20,57 @@ from pathlib import Path
 from flowtts.data.text_filter import CODE_MARK
 
 _VOID = {"br", "img", "input", "meta", "link", "hr", "area", "base", "col", "wbr", "source"}
-_BLOCK = {"p", "div", "li", "td", "th", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
-          "blockquote", "section", "ul", "ol", "dl", "title", "body", "l", "lg", "figure", "caption"}
+_BLOCK = {
+    "p",
+    "div",
+    "li",
+    "td",
+    "th",
+    "dt",
+    "dd",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "table",
+    "blockquote",
+    "section",
+    "ul",
+    "ol",
+    "dl",
+    "title",
+    "body",
+    "l",
+    "lg",
+    "figure",
+    "caption",
+}
 
 
 @dataclass
 class MarkupRules:
     """Which elements a markup reader skips (with content) and which count as inline code."""
 
-    skip_tags: frozenset[str] = frozenset({"script", "style", "head", "header", "aside", "nav", "footer",
-                                           "pre", "note", "title", "noscript", "svg", "object"})
+    skip_tags: frozenset[str] = frozenset(
+        {
+            "script",
+            "style",
+            "head",
+            "header",
+            "aside",
+            "nav",
+            "footer",
+            "pre",
+            "note",
+            "title",
+            "noscript",
+            "svg",
+            "object",
+        }
+    )
     skip_classes: frozenset[str] = frozenset()
     code_tags: frozenset[str] = frozenset({"code", "kbd", "samp", "tt", "var"})
     code_classes: frozenset[str] = frozenset()
@@ -255,9 +296,15 @@ _TEXT_MACROS = re.compile(r"^[.'](B|I|BI|IB|BR|RB|IR|RI|SM|SB|UR|MT|SY|OP|CW)\b"
 _NOFILL_START = re.compile(r"^[.'](nf|EX)\b")
 _NOFILL_END = re.compile(r"^[.'](fi|EE)\b")
 _FONT_SPAN = re.compile(r"\\f[BICW(][^\\]*?\\f[RP]|\\f\[(?:B|I|CW)\].*?\\f\[\]?")
-_ESCAPES = [(re.compile(r"\\\*?\(\w\w|\\\*\[[^\]]*\]|\\\[[^\]]*\]"), CODE_MARK),
-            (re.compile(r"\\[&|^:]"), ""), (re.compile(r"\\-"), "-"), (re.compile(r"\\[ ~0]"), " "),
-            (re.compile(r"\\e"), CODE_MARK), (re.compile(r"\\f[RP]|\\f\[\]"), ""), (re.compile(r"\\c$"), "")]
+_ESCAPES = [
+    (re.compile(r"\\\*?\(\w\w|\\\*\[[^\]]*\]|\\\[[^\]]*\]"), CODE_MARK),
+    (re.compile(r"\\[&|^:]"), ""),
+    (re.compile(r"\\-"), "-"),
+    (re.compile(r"\\[ ~0]"), " "),
+    (re.compile(r"\\e"), CODE_MARK),
+    (re.compile(r"\\f[RP]|\\f\[\]"), ""),
+    (re.compile(r"\\c$"), ""),
+]
 
 
 def man_paragraphs(path: Path) -> Iterator[str]:

@@ -39,7 +39,7 @@ _BAD_CHARS = set("{}<>[]|\\_/=@#$%^*~+`&§") | {CODE_MARK}
 _FINAL = ".!?…؟।"
 _CLOSERS = "\"'»”’)"
 _ENDS_RE = re.compile(rf"[{_FINAL}][{_FINAL}]*[{_CLOSERS}]*$")
-_OPENERS = "¿¡\"«„“‘("
+_OPENERS = '¿¡"«„“‘('
 _BOUNDARY_RE = re.compile(rf"[{_FINAL}]+[{_CLOSERS}]*(?=\s)")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 # soft hyphens and zero-width spaces go; ZWJ/ZWNJ stay because Arabic and Hindi spelling uses them
@@ -233,7 +233,7 @@ def _balanced(text: str) -> bool:
     return text.count('"') % 2 == 0 and all(text.count(a) == text.count(b) for a, b in pairs)
 
 
-_OPEN_QUOTES = "“‘„«\""
+_OPEN_QUOTES = '“‘„«"'
 _TRAILING_CLOSERS = re.compile(rf"(?<=[{_FINAL}])[\"”’»“]+$")
 
 

@@ -111,9 +111,14 @@ def write_sentences(lang: str, cache_dir: Path, sentences: list[Sentence], secon
     rows = sorted(sentences, key=lambda s: (s.source, s.text))
     _atomic_write(data, "".join(json.dumps(asdict(s), ensure_ascii=False) + "\n" for s in rows))
     per_pkg = Counter(s.source.split(":", 1)[0] for s in rows)
-    info = {**_stamp(lang), "lang": lang, "count": len(rows), "sources": dict(sorted(per_pkg.items())),
-            "licenses": dict(sorted({s.source.split(":", 1)[0]: s.license for s in rows}.items())),
-            "seconds": round(seconds, 1)}
+    info = {
+        **_stamp(lang),
+        "lang": lang,
+        "count": len(rows),
+        "sources": dict(sorted(per_pkg.items())),
+        "licenses": dict(sorted({s.source.split(":", 1)[0]: s.license for s in rows}.items())),
+        "seconds": round(seconds, 1),
+    }
     _atomic_write(meta, json.dumps(info, ensure_ascii=False, indent=1) + "\n")
     return info
 
@@ -247,8 +252,9 @@ class PackageStore:
             if deb is None or self._scratch is None:
                 raise FlowTTSError(f"package {package} was not downloaded")
             dest = self._scratch / package
-            res = subprocess.run([require_tool("dpkg-deb"), "-x", str(deb), str(dest)],
-                                 capture_output=True, text=True)
+            res = subprocess.run(
+                [require_tool("dpkg-deb"), "-x", str(deb), str(dest)], capture_output=True, text=True
+            )
             if res.returncode != 0:
                 raise FlowTTSError(f"dpkg-deb could not unpack {deb.name}: {res.stderr.strip()[:200]}")
             self._roots[package] = dest

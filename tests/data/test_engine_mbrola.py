@@ -49,8 +49,11 @@ SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank."
 
 
 def _have(db: str) -> bool:
-    return shutil.which("mbrola") is not None and shutil.which("espeak-ng") is not None and \
-        database_path(db).is_file()
+    return (
+        shutil.which("mbrola") is not None
+        and shutil.which("espeak-ng") is not None
+        and database_path(db).is_file()
+    )
 
 
 def _voice(voice_id: str):
@@ -79,8 +82,10 @@ def test_phone_spans_are_contiguous_and_merge_pauses():
 
 
 def test_unknown_diphones_are_read_from_mbrola_warnings():
-    err = ("Warning: _-e/ unknown, replaced with _-_\nWarning: r--t unknown, replaced with _-_\n"
-           "Warning: something else\n")
+    err = (
+        "Warning: _-e/ unknown, replaced with _-_\nWarning: r--t unknown, replaced with _-_\n"
+        "Warning: something else\n"
+    )
     assert unknown_diphones(err) == ["_-e/", "r--t"]
 
 
@@ -153,18 +158,25 @@ def test_compiler_round_trips_a_shipped_table(tmp_path: Path):
     (tmp_path / "espeak-ng-data" / "mbrola_ph").mkdir(parents=True)
     src = tmp_path / "rt"
     src.write_text(decompile(shipped.read_bytes()).source(), encoding="latin-1")
-    subprocess.run(["espeak-ng", f"--path={tmp_path}", f"--compile-mbrola={src}"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["espeak-ng", f"--path={tmp_path}", f"--compile-mbrola={src}"], check=True, capture_output=True
+    )
     assert (tmp_path / "espeak-ng-data" / "mbrola_ph" / "rt_phtrans").read_bytes() == shipped.read_bytes()
 
 
 @pytest.mark.skipif(not _have("us1"), reason="mbrola-us1 not installed")
 def test_stand_in_gives_the_same_pho_as_real_mbrola():
     data = private_data()
-    ours = subprocess.run(["espeak-ng", f"--path={data.root}", "-q", "-v", "mb/mb-us1", "--pho", SENTENCE],
-                          capture_output=True, env=data.env, check=True, timeout=30).stdout
-    system = subprocess.run(["espeak-ng", "-q", "-v", "mb-us1", "--pho", SENTENCE],
-                            capture_output=True, check=True, timeout=30).stdout
+    ours = subprocess.run(
+        ["espeak-ng", f"--path={data.root}", "-q", "-v", "mb/mb-us1", "--pho", SENTENCE],
+        capture_output=True,
+        env=data.env,
+        check=True,
+        timeout=30,
+    ).stdout
+    system = subprocess.run(
+        ["espeak-ng", "-q", "-v", "mb-us1", "--pho", SENTENCE], capture_output=True, check=True, timeout=30
+    ).stdout
     assert ours == system and len(parse_pho(ours.decode())) > 20
 
 

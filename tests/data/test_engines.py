@@ -159,7 +159,11 @@ def test_phone_spans_merge_pauses_and_cover_the_audio():
     marks = [PhoneMark("h", 100), PhoneMark("a", 300), PhoneMark("", 500), PhoneMark("", 600)]
     spans = phone_spans(marks, 800, rate=1000)
     assert [(s.phone, s.start, s.duration) for s in spans] == [
-        ("_", 0.0, 0.1), ("h", 0.1, 0.2), ("a", 0.3, 0.2), ("_", 0.5, 0.3)]
+        ("_", 0.0, 0.1),
+        ("h", 0.1, 0.2),
+        ("a", 0.3, 0.2),
+        ("_", 0.5, 0.3),
+    ]
 
 
 # Pico, flite ----------------------------------------------------------------------------------
@@ -198,7 +202,13 @@ def test_flite_renders_with_phone_times():
 def test_psdur_parsing_runs_one_clock_across_utterances():
     ends = parse_psdur("pau:0.1 hh:0.2 ax:0.3 pau:0.4\npau:0.1 d:0.25\n")
     assert [(e.phone, e.end) for e in ends] == [
-        ("_", 0.1), ("h", 0.2), ("ə", 0.3), ("_", 0.4), ("_", 0.5), ("d", 0.65)]
+        ("_", 0.1),
+        ("h", 0.2),
+        ("ə", 0.3),
+        ("_", 0.4),
+        ("_", 0.5),
+        ("d", 0.65),
+    ]
     spans = spans_from_ends(ends, 0.6)
     assert [s.phone for s in spans] == ["_", "h", "ə", "_", "d"] and spans[-1].duration == 0.1
     assert arpabet_to_ipa("AY1") == "aɪ" and arpabet_to_ipa("h#") == "_"

@@ -30,8 +30,10 @@ def _catalogue():
 
 def _texts(n=400):
     return {
-        lang: [Sentence(f"{lang} sentence number {i} is long enough to be read.", lang, "t", "PD")
-               for i in range(n)]
+        lang: [
+            Sentence(f"{lang} sentence number {i} is long enough to be read.", lang, "t", "PD")
+            for i in range(n)
+        ]
         for lang in ("en", "fr")
     }
 

@@ -79,9 +79,15 @@ def test_folder_input_cleans_and_rejects_with_reasons(folder: Path, tmp_path: Pa
 
     reasons = {r.path: r.reason for r in rep.rejected}
     assert reasons == {
-        "corrupt.wav": "unreadable", "notext.wav": "missing_transcript", "orphan.txt": "missing_audio",
-        "empty.wav": "empty_transcript", "short.wav": "too_short", "silent.wav": "silence",
-        "nan.wav": "non_finite", "noise.wav": "no_speech_modulation", "clipped.wav": "clipping",
+        "corrupt.wav": "unreadable",
+        "notext.wav": "missing_transcript",
+        "orphan.txt": "missing_audio",
+        "empty.wav": "empty_transcript",
+        "short.wav": "too_short",
+        "silent.wav": "silence",
+        "nan.wav": "non_finite",
+        "noise.wav": "no_speech_modulation",
+        "clipped.wav": "clipping",
         "mismatch.wav": "text_mismatch",
     }
     assert rep.voice == "my-voice"
@@ -146,7 +152,8 @@ def test_ljspeech_layout(tmp_path: Path) -> None:
     assert rep.kept[0].text == f"{words(6)} 1990."  # as found in the source
     assert "nineteen" in rep.kept[0].normalized_text.lower()  # from the normalized column
     assert {(r.path, r.reason) for r in rep.rejected} == {
-        ("wavs/LJ001-0003.wav", "missing_audio"), ("wavs/LJ009-0009.wav", "missing_transcript"),
+        ("wavs/LJ001-0003.wav", "missing_audio"),
+        ("wavs/LJ009-0009.wav", "missing_transcript"),
         ("metadata.csv:4", "bad_metadata_line"),
     }
 
@@ -156,15 +163,21 @@ def test_long_file_is_split_at_sentence_pauses_or_rejected(tmp_path: Path) -> No
     # 12 s: sentences of 8, 10, 7, 6 words with 0.5 s pauses; a 0.25 s comma pause inside sentence 2,
     # which opens with "Dr." (an abbreviation, not a sentence end: the text frontend's splitter knows)
     x = speech(31, 16000, pauses={7: 0.5, 12: 0.25, 17: 0.5, 24: 0.5}, lead=0.3)
-    sents = [words(8).capitalize() + ".", "Dr. " + words(5, 1).capitalize() + ", " + words(5, 2) + ".",
-             words(7, 3).capitalize() + "?", words(6, 4).capitalize() + "."]
+    sents = [
+        words(8).capitalize() + ".",
+        "Dr. " + words(5, 1).capitalize() + ", " + words(5, 2) + ".",
+        words(7, 3).capitalize() + "?",
+        words(6, 4).capitalize() + ".",
+    ]
     put(d / "chapter.wav", x, 16000, " ".join(sents))
     put(d / "rambling.wav", x, 16000, " ".join(s.rstrip(".?") for s in sents))  # only "Dr." left
     put(d / "breathless.wav", speech(31, 16000), 16000, " ".join(sents))  # no pause >= 200 ms
     rep = prepare_recordings(d, tmp_path / "out", "en", voice="v", max_seconds=6.0, jobs=1)
 
     assert [(r.path, r.reason) for r in rep.rejected] == [
-        ("breathless.wav", "too_long"), ("rambling.wav", "too_long")]
+        ("breathless.wav", "too_long"),
+        ("rambling.wav", "too_long"),
+    ]
     assert "no pause" in rep.rejected[0].detail and "no sentence boundary" in rep.rejected[1].detail
     assert all("segment it" in r.detail for r in rep.rejected)
     assert [u.id for u in rep.kept] == ["v_chapter_001", "v_chapter_002", "v_chapter_003"]
@@ -199,8 +212,9 @@ def test_helpers_pauses_clipping_and_split_hash() -> None:
 
 def test_single_clip_always_lands_in_train_and_text_is_normalized(tmp_path: Path) -> None:
     put(tmp_path / "in" / "a.wav", speech(6, 16000), 16000, words(5) + " 42")
-    rep = prepare_recordings(tmp_path / "in", tmp_path / "out", "en", jobs=1,
-                             valid_fraction=0.5, test_fraction=0.49)
+    rep = prepare_recordings(
+        tmp_path / "in", tmp_path / "out", "en", jobs=1, valid_fraction=0.5, test_fraction=0.49
+    )
     assert [u.split for u in rep.kept] == ["train"]
     assert rep.kept[0].text.endswith(" 42") and "forty" in rep.kept[0].normalized_text.lower()
 

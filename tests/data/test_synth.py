@@ -23,22 +23,36 @@ from flowtts.data.text_sources import Sentence
 from flowtts.errors import FlowTTSError
 
 EN = [
-    "The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
-    "It is easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
-    "Rice is often served in round bowls.", "The juice of lemons makes fine punch.",
-    "The box was thrown beside the parked truck.", "Four hours of steady work faced us.",
-    "A large size in stockings is hard to sell.", "The boy was there when the sun rose.",
-    "A rod is used to catch pink salmon.", "The source of the huge river is the clear spring.",
-    "Kick the ball straight and follow through.", "Help the woman get back to her feet.",
-    "A pot of tea helps to pass the evening.", "Smoky fires lack flame and heat.",
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+    "It is easy to tell the depth of a well.",
+    "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.",
+    "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.",
+    "Four hours of steady work faced us.",
+    "A large size in stockings is hard to sell.",
+    "The boy was there when the sun rose.",
+    "A rod is used to catch pink salmon.",
+    "The source of the huge river is the clear spring.",
+    "Kick the ball straight and follow through.",
+    "Help the woman get back to her feet.",
+    "A pot of tea helps to pass the evening.",
+    "Smoky fires lack flame and heat.",
 ]
 FR = [
-    "Le petit chat dort sur le canapé du salon.", "Il fait très beau aujourd'hui dans la ville.",
-    "Nous partirons demain matin pour la montagne.", "La boulangerie ouvre ses portes à sept heures.",
-    "Elle a lu ce livre pendant les vacances.", "Les enfants jouent dans le jardin avec le chien.",
-    "Le train pour Paris est en retard ce soir.", "Mon frère travaille dans une grande entreprise.",
-    "Cette rivière traverse tout le pays du nord au sud.", "Il faut fermer la fenêtre avant de partir.",
-    "Le musée présente une nouvelle exposition de peinture.", "Nous avons mangé une soupe aux légumes.",
+    "Le petit chat dort sur le canapé du salon.",
+    "Il fait très beau aujourd'hui dans la ville.",
+    "Nous partirons demain matin pour la montagne.",
+    "La boulangerie ouvre ses portes à sept heures.",
+    "Elle a lu ce livre pendant les vacances.",
+    "Les enfants jouent dans le jardin avec le chien.",
+    "Le train pour Paris est en retard ce soir.",
+    "Mon frère travaille dans une grande entreprise.",
+    "Cette rivière traverse tout le pays du nord au sud.",
+    "Il faut fermer la fenêtre avant de partir.",
+    "Le musée présente une nouvelle exposition de peinture.",
+    "Nous avons mangé une soupe aux légumes.",
 ]
 ENGINES = ("espeak", "mbrola", "pico", "flite")
 
@@ -51,8 +65,16 @@ def _texts():
 
 
 def _cfg(**kw):
-    base = dict(langs=("en", "fr"), hours=0.02, seed=7, shard_size=3, engines=ENGINES,
-                min_eval_utterances=2, valid_fraction=0.2, test_fraction=0.2)
+    base = dict(
+        langs=("en", "fr"),
+        hours=0.02,
+        seed=7,
+        shard_size=3,
+        engines=ENGINES,
+        min_eval_utterances=2,
+        valid_fraction=0.2,
+        test_fraction=0.2,
+    )
     base.update(kw)
     return SynthConfig(**base)
 
@@ -131,13 +153,14 @@ def test_killed_run_leaves_nothing_a_resume_would_trust(tmp_path):
     """SIGKILL a build mid-way, then check every manifest row points to a complete file and a
     resume completes the plan."""
     out = tmp_path / "c"
+    repo, target = str(Path(__file__).resolve().parents[2]), str(out)
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {repo!r})\n"
         "from tests.data.test_synth import _cfg, _texts\n"
         "from flowtts.data.synth import synthesize\n"
         "from pathlib import Path\n"
-        "synthesize(_cfg(hours=0.03, shard_size=2), Path(%r), jobs=2, texts=_texts(), progress=False)\n"
-    ) % (str(Path(__file__).resolve().parents[2]), str(out))
+        f"synthesize(_cfg(hours=0.03, shard_size=2), Path({target!r}), 2, _texts(), progress=False)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list((out / "manifests").glob("*.jsonl"))) < 2:

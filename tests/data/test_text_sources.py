@@ -59,10 +59,16 @@ def test_shape_rules_length_digits_case_punctuation_code() -> None:
     assert not tf.shape_ok("The cat sat on the mat", "en")  # no final punctuation
     assert not tf.shape_ok("The cat sat on mat 12345 today.", "en")  # five digits
     assert tf.shape_ok("The cat sat on mat 1234 today.", "en")
-    for bad in ("Run the {command} now please.", "See http://example.org for more.", "Set x = 5 in the file.",
-                f"Press the {tf.CODE_MARK} key to continue.", "Q: Why did the chicken cross?",
-                "Win32 lacks the equivalent of fork().", "Live from New York ...",
-                "He slept.He woke up at noon."):
+    for bad in (
+        "Run the {command} now please.",
+        "See http://example.org for more.",
+        "Set x = 5 in the file.",
+        f"Press the {tf.CODE_MARK} key to continue.",
+        "Q: Why did the chicken cross?",
+        "Win32 lacks the equivalent of fork().",
+        "Live from New York ...",
+        "He slept.He woke up at noon.",
+    ):
         assert not tf.shape_ok(bad, "en"), bad
     assert tf.shape_ok("¿Qué hora es ahora mismo?", "es")
     assert tf.shape_ok("यह एक छोटा वाक्य है.", "hi")  # no capital letters in Devanagari
@@ -105,8 +111,14 @@ def _make_mo(messages: dict[str, str]) -> bytes:
 
 
 def test_mo_parser_reads_translations_and_skips_header(tmp_path: Path) -> None:
-    data = _make_mo({"": "Content-Type: text/plain; charset=UTF-8\n", "Open file": "افتح الملف",
-                     "ctx\x04Save": "احفظ", "One item": "عنصر واحد\x00عنصران"})
+    data = _make_mo(
+        {
+            "": "Content-Type: text/plain; charset=UTF-8\n",
+            "Open file": "افتح الملف",
+            "ctx\x04Save": "احفظ",
+            "One item": "عنصر واحد\x00عنصران",
+        }
+    )
     assert tx.parse_mo(data) == {"Open file": "افتح الملف", "ctx\x04Save": "احفظ", "One item": "عنصر واحد"}
     (tmp_path / "x.mo").write_bytes(data)
     assert "احفظ" in list(tx.mo_paragraphs(tmp_path / "x.mo"))
@@ -115,9 +127,11 @@ def test_mo_parser_reads_translations_and_skips_header(tmp_path: Path) -> None:
 
 
 def test_markup_and_fortune_readers(tmp_path: Path) -> None:
-    html = ('<html><head><title>T</title></head><body><p>Saves the current <span hidden="true" class="MAC">'
-            'Mac</span><span hidden="true">document</span>.</p><p>Type <code>ls</code> to list.</p>'
-            '<script>var x;</script></body></html>')
+    html = (
+        '<html><head><title>T</title></head><body><p>Saves the current <span hidden="true" class="MAC">'
+        'Mac</span><span hidden="true">document</span>.</p><p>Type <code>ls</code> to list.</p>'
+        "<script>var x;</script></body></html>"
+    )
     paras = tx.markup_paragraphs(html)
     assert paras[0] == "Saves the current document."
     assert tf.CODE_MARK in paras[1]
@@ -131,8 +145,10 @@ def test_load_sentences_errors_and_roundtrip(tmp_path: Path) -> None:
         load_sentences("xx", tmp_path)
     with pytest.raises(FlowTTSError, match="flowtts data texts"):
         load_sentences("fr", tmp_path)
-    rows = [Sentence("Le chat dort.", "fr", "p:/b", "GPL-2+"),
-            Sentence("Un chien dort.", "fr", "p:/a", "MIT")]
+    rows = [
+        Sentence("Le chat dort.", "fr", "p:/b", "GPL-2+"),
+        Sentence("Un chien dort.", "fr", "p:/a", "MIT"),
+    ]
     info = write_sentences("fr", tmp_path, rows, 1.0)
     assert info["count"] == 2 and info["version"] == TEXT_CORPUS_VERSION
     assert [s.source for s in load_sentences("fr", tmp_path)] == ["p:/a", "p:/b"]  # sorted

@@ -48,11 +48,24 @@ VARIANT_SEED = 20_240_611
 LICENSE = "GPL-3.0-or-later (espeak-ng, espeak-ng-data)"
 #: base espeak voice per corpus language (the library accepts these names; "en-gb" / "fr-fr" it does not).
 #: pt → pt-br: most of the Portuguese text is Brazilian (research §6).
-LANG_VOICES = {"en": "en-us", "fr": "fr", "de": "de", "es": "es", "it": "it", "pt": "pt-br",
-               "nl": "nl", "ar": "ar", "hi": "hi"}
-DATA_CANDIDATES = ("/usr/lib/x86_64-linux-gnu/espeak-ng-data", "/usr/lib/aarch64-linux-gnu/espeak-ng-data",
-                   "/usr/lib/espeak-ng-data", "/usr/share/espeak-ng-data",
-                   "/usr/local/share/espeak-ng-data")
+LANG_VOICES = {
+    "en": "en-us",
+    "fr": "fr",
+    "de": "de",
+    "es": "es",
+    "it": "it",
+    "pt": "pt-br",
+    "nl": "nl",
+    "ar": "ar",
+    "hi": "hi",
+}
+DATA_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/espeak-ng-data",
+    "/usr/lib/aarch64-linux-gnu/espeak-ng-data",
+    "/usr/lib/espeak-ng-data",
+    "/usr/share/espeak-ng-data",
+    "/usr/local/share/espeak-ng-data",
+)
 BASE_RATE_WPM = 175
 # espeakPITCH value → F0 shift in semitones against 50, measured with range 0 (monotone) on en-us.
 PITCH_TABLE_P = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
@@ -94,12 +107,19 @@ class Variant:
         return "female" if self.f0 >= 150 else "male" if self.f0 <= 125 else None
 
     def file_text(self) -> str:
-        lines = ["language variant", f"name {self.name}", f"gender {self.gender or 'unknown'}",
-                 f"pitch {self.pitch_base} {self.pitch_top}"]
+        lines = [
+            "language variant",
+            f"name {self.name}",
+            f"gender {self.gender or 'unknown'}",
+            f"pitch {self.pitch_base} {self.pitch_top}",
+        ]
         lines += [f"formant {i} {f} {h} {w}" for i, (f, h, w) in enumerate(self.formants)]
-        lines += [f"flutter {self.flutter}", f"roughness {self.roughness}",
-                  "tone " + " ".join(map(str, self.tone)),
-                  "stressAdd " + " ".join(map(str, self.stress_add))]
+        lines += [
+            f"flutter {self.flutter}",
+            f"roughness {self.roughness}",
+            "tone " + " ".join(map(str, self.tone)),
+            "stressAdd " + " ".join(map(str, self.stress_add)),
+        ]
         if self.breath:
             b = self.breath
             lines.append(f"breath 0 {b} {b + 1} {b + 1} {b + 1} {b + 1} {b + 1} {b}")
@@ -129,15 +149,31 @@ def make_variants(n: int = N_VARIANTS, seed: int = VARIANT_SEED) -> list[Variant
             freq = 100 if k == 0 else round(100 * min(1.22, max(0.90, scale * jitter)))
             formants.append((freq, round(75 + 40 * u()), round(80 + 80 * u())))
         tilt = 0.6 * (u() - 0.5)
-        tone = (600, 170, 1200, round(135 * (1 + tilt / 2)), 2000, round(110 * (1 + tilt)),
-                3500, round(100 * (1 + 1.5 * tilt)))
+        tone = (
+            600,
+            170,
+            1200,
+            round(135 * (1 + tilt / 2)),
+            2000,
+            round(110 * (1 + tilt)),
+            3500,
+            round(100 * (1 + 1.5 * tilt)),
+        )
         breathy = u() < 0.35
-        out.append(Variant(
-            name=f"v{i:02d}", pitch_base=round(f0 / half_range), pitch_top=round(f0 * half_range),
-            formants=tuple(formants), flutter=int(1 + 11 * u()), roughness=int(6 * u()),
-            breath=1 + int(4 * u()) if breathy else 0, breathw=int(120 + 80 * u()),
-            tone=tone, stress_add=tuple(round(30 * (u() - 0.5)) for _ in range(8)),
-        ))
+        out.append(
+            Variant(
+                name=f"v{i:02d}",
+                pitch_base=round(f0 / half_range),
+                pitch_top=round(f0 * half_range),
+                formants=tuple(formants),
+                flutter=int(1 + 11 * u()),
+                roughness=int(6 * u()),
+                breath=1 + int(4 * u()) if breathy else 0,
+                breathw=int(120 + 80 * u()),
+                tone=tone,
+                stress_add=tuple(round(30 * (u() - 0.5)) for _ in range(8)),
+            )
+        )
     return out
 
 
@@ -198,14 +234,21 @@ class _Event(ctypes.Structure):
     class _Id(ctypes.Union):
         _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
 
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _Id)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _Id),
+    ]
 
 
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_Event))
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
 
 
 @dataclass(frozen=True)
@@ -244,8 +287,16 @@ class _Library:
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        ]
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
         root = str(ensure_data_dir()).encode()
@@ -397,11 +448,18 @@ class EspeakEngine(Engine):
         out = []
         for v in make_variants():
             for lang, base in LANG_VOICES.items():
-                out.append(VoiceSpec(
-                    id=f"espeak-{lang}-{v.name}", engine="espeak", lang=lang,
-                    speaker_group=f"espeak-{v.name}", gender=v.gender, license=LICENSE, kind="pseudo",
-                    params={"voice": base, "variant": v.name, "f0": round(v.f0)},
-                ))
+                out.append(
+                    VoiceSpec(
+                        id=f"espeak-{lang}-{v.name}",
+                        engine="espeak",
+                        lang=lang,
+                        speaker_group=f"espeak-{v.name}",
+                        gender=v.gender,
+                        license=LICENSE,
+                        kind="pseudo",
+                        params={"voice": base, "variant": v.name, "f0": round(v.f0)},
+                    )
+                )
         return out
 
     def available(self, voice: VoiceSpec) -> bool:

@@ -73,12 +73,20 @@ class FestivalVoice:
 VOICES: dict[str, FestivalVoice] = {
     "kal": FestivalVoice("kal_diphone", "en", "kal", "male", _EST, 16000),
     "ked": FestivalVoice("ked_diphone", "en", "festival-ked", "male", _EST, 16000),
-    "slt": FestivalVoice("cmu_us_slt_arctic_hts", "en", "arctic-slt", "female",
-                         "EST-2003/BSD-3-clause (festvox-us-slt-hts; CMU ARCTIC)", 32000, hts=True),
+    "slt": FestivalVoice(
+        "cmu_us_slt_arctic_hts",
+        "en",
+        "arctic-slt",
+        "female",
+        "EST-2003/BSD-3-clause (festvox-us-slt-hts; CMU ARCTIC)",
+        32000,
+        hts=True,
+    ),
     "lp": FestivalVoice("lp_diphone", "it", "festival-it-lp", "female", _ITA, 16000),
     "pc": FestivalVoice("pc_diphone", "it", "festival-it-pc", "male", _ITA, 16000),
-    "nsk": FestivalVoice("hindi_NSK_diphone", "hi", "festival-hi-nsk", "male",
-                         "GPL-2.0-or-later (festvox-hi-nsk)", 16000),
+    "nsk": FestivalVoice(
+        "hindi_NSK_diphone", "hi", "festival-hi-nsk", "male", "GPL-2.0-or-later (festvox-hi-nsk)", 16000
+    ),
 }
 # Defined once per process: F0 targets (those > 0; Festival also holds 0-valued ones) are scaled by
 # ft_f0, and their spread in log-F0 around the utterance's geometric mean by ft_range.
@@ -133,7 +141,9 @@ class _Festival:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            ["stdbuf", "-oL", "festival", "--pipe"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            ["stdbuf", "-oL", "festival", "--pipe"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
         self._finalizer = weakref.finalize(self, _stop, self.proc)
@@ -191,9 +201,16 @@ class FestivalEngine(Engine):
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            VoiceSpec(id=f"festival-{key}", engine="festival", lang=v.lang, speaker_group=v.group,
-                      gender=v.gender, license=v.license, kind="recorded",
-                      params={"voice": v.voice, "hts": v.hts})
+            VoiceSpec(
+                id=f"festival-{key}",
+                engine="festival",
+                lang=v.lang,
+                speaker_group=v.group,
+                gender=v.gender,
+                license=v.license,
+                kind="recorded",
+                params={"voice": v.voice, "hts": v.hts},
+            )
             for key, v in VOICES.items()
         ]
 
@@ -218,13 +235,17 @@ class FestivalEngine(Engine):
     def _script(text: str, voice: VoiceSpec, prosody: Prosody, wav: Path, segs: Path) -> str:
         """The Scheme for one utterance in a process that already speaks ``voice``."""
         rate = max(prosody.rate, 0.05)
-        lines = [f"(Parameter.set 'Duration_Stretch (* ft_stretch {1 / rate:.4f}))",
-                 f"(set! ft_f0 {2 ** (prosody.pitch / 12):.4f}) (set! ft_range {prosody.pitch_range:.4f})"]
+        lines = [
+            f"(Parameter.set 'Duration_Stretch (* ft_stretch {1 / rate:.4f}))",
+            f"(set! ft_f0 {2 ** (prosody.pitch / 12):.4f}) (set! ft_range {prosody.pitch_range:.4f})",
+        ]
         if voice.params.get("hts"):
-            lines.append(f"(set! hts_engine_params (append {voice.params['voice']}::hts_engine_params "
-                         f'(list (list "-r" {rate:.4f}))))')
+            lines.append(
+                f"(set! hts_engine_params (append {voice.params['voice']}::hts_engine_params "
+                f'(list (list "-r" {rate:.4f}))))'
+            )
         lines.append(f"(set! ft_utt nil) (set! ft_utt (utt.synth (Utterance Text {scheme_string(text)})))")
-        lines.append(f"(utt.save.wave ft_utt \"{wav}\" 'riff) (utt.save.segs ft_utt \"{segs}\")")
+        lines.append(f'(utt.save.wave ft_utt "{wav}" \'riff) (utt.save.segs ft_utt "{segs}")')
         return "\n".join(lines)
 
     def render(self, text: str, voice: VoiceSpec, prosody: Prosody) -> RenderResult:
@@ -236,7 +257,7 @@ class FestivalEngine(Engine):
         try:
             text.encode(encoding)
         except UnicodeEncodeError as e:
-            return failed(f"text not representable in {encoding}: {text[e.start:e.end]!r}", rate)
+            return failed(f"text not representable in {encoding}: {text[e.start : e.end]!r}", rate)
         wav, segs = self._scratch.file(".wav"), self._scratch.file(".segs")
         try:
             proc = self._process(voice.params["voice"])

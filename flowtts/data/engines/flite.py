@@ -35,8 +35,16 @@ LICENSE = "flite/CMU ARCTIC: BSD-style free licence (Carnegie Mellon University)
 def _voice(name: str, group: str, gender: str, stretch: float = 1.0) -> VoiceSpec:
     """``stretch``: the voice's own default duration_stretch (kal16 ships 1.1; measured: setting 1.1
     gives byte-identical length to no setting), so rate 1.0 keeps the voice's default tempo."""
-    return VoiceSpec(id=f"flite-{name}", engine="flite", lang="en", speaker_group=group, gender=gender,
-                     license=LICENSE, kind="recorded", params={"voice": name, "stretch": stretch})
+    return VoiceSpec(
+        id=f"flite-{name}",
+        engine="flite",
+        lang="en",
+        speaker_group=group,
+        gender=gender,
+        license=LICENSE,
+        kind="recorded",
+        params={"voice": name, "stretch": stretch},
+    )
 
 
 def parse_psdur(stdout: str) -> list[PhoneEnd]:
@@ -70,8 +78,12 @@ class FliteEngine(Engine):
 
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
-        return [_voice("kal16", "kal", "male", 1.1), _voice("awb", "arctic-awb", "male"),
-                _voice("rms", "arctic-rms", "male"), _voice("slt", "arctic-slt", "female")]
+        return [
+            _voice("kal16", "kal", "male", 1.1),
+            _voice("awb", "arctic-awb", "male"),
+            _voice("rms", "arctic-rms", "male"),
+            _voice("slt", "arctic-slt", "female"),
+        ]
 
     def available(self, voice: VoiceSpec) -> bool:
         if self._listed is None:  # "Voices available: kal awb_time kal16 awb rms slt"

@@ -44,8 +44,10 @@ from flowtts.data.engines.base import Engine, Prosody, RenderResult, VoiceSpec
 from flowtts.data.engines.mbrola_tables import FIXES, database_path, database_rate, private_data
 from flowtts.data.manifest import PhoneSpan
 
-LICENSE = ("MBROLA database licence (non-free): synthesis with the MBROLA program only; "
-           "no sale without the owner's permission")
+LICENSE = (
+    "MBROLA database licence (non-free): synthesis with the MBROLA program only; "
+    "no sale without the owner's permission"
+)
 BASE_RATE_WPM = 175
 FORMANT_SCALES = (0.90, 1.10)  # pseudo-speakers: output rate / database rate
 REPAIR_PAUSE_MS = 10
@@ -65,26 +67,53 @@ class BaseVoice:
 
 # nl1 and de8 are left out: their phone sets do not match espeak's tables (63% / 8% silence).
 _F, _M = "female", "male"
-BASE_VOICES: tuple[BaseVoice, ...] = tuple(BaseVoice(*v) for v in (
-    ("us1", "en", _F, 16000), ("us2", "en", _M, 16000), ("us3", "en", _M, 16000),
-    ("en1", "en", _M, 16000),
-    ("fr1", "fr", _M, 16000), ("fr2", "fr", _F, 22050), ("fr3", "fr", _M, 16000),
-    ("fr4", "fr", _F, 22050), ("fr5", "fr", _M, 16000), ("fr6", "fr", _M, 16000),
-    ("fr7", "fr", _M, 16000), ("ca1", "fr", _M, 16000), ("ca2", "fr", _M, 22050),
-    ("de1", "de", _F, 16000), ("de2", "de", _M, 16000), ("de3", "de", _F, 22050),
-    ("de4", "de", _M, 16000), ("de5", "de", _F, 22050), ("de6", "de", _M, 22050),
-    ("de7", "de", _F, 22050),
-    ("es1", "es", _M, 16000), ("es2", "es", _M, 22050), ("es3", "es", _F, 16000),
-    ("es4", "es", _M, 16000), ("mx1", "es", _M, 16000), ("mx2", "es", _M, 16000),
-    ("vz1", "es", _M, 16000),
-    ("it1", "it", _M, 16000), ("it2", "it", _F, 16000), ("it3", "it", _M, 16000),
-    ("it4", "it", _F, 16000),
-    ("pt1", "pt", _F, 22050), ("br1", "pt", _M, 16000), ("br2", "pt", _F, 22050),
-    ("br3", "pt", _M, 22050), ("br4", "pt", _F, 16000),
-    ("nl2", "nl", _M, 16000), ("nl3", "nl", _F, 16000),
-    ("ar1", "ar", _M, 16000), ("ar2", "ar", _M, 22050),
-    ("in1", "hi", _M, 22050), ("in2", "hi", _F, 22050),
-))
+BASE_VOICES: tuple[BaseVoice, ...] = tuple(
+    BaseVoice(*v)
+    for v in (
+        ("us1", "en", _F, 16000),
+        ("us2", "en", _M, 16000),
+        ("us3", "en", _M, 16000),
+        ("en1", "en", _M, 16000),
+        ("fr1", "fr", _M, 16000),
+        ("fr2", "fr", _F, 22050),
+        ("fr3", "fr", _M, 16000),
+        ("fr4", "fr", _F, 22050),
+        ("fr5", "fr", _M, 16000),
+        ("fr6", "fr", _M, 16000),
+        ("fr7", "fr", _M, 16000),
+        ("ca1", "fr", _M, 16000),
+        ("ca2", "fr", _M, 22050),
+        ("de1", "de", _F, 16000),
+        ("de2", "de", _M, 16000),
+        ("de3", "de", _F, 22050),
+        ("de4", "de", _M, 16000),
+        ("de5", "de", _F, 22050),
+        ("de6", "de", _M, 22050),
+        ("de7", "de", _F, 22050),
+        ("es1", "es", _M, 16000),
+        ("es2", "es", _M, 22050),
+        ("es3", "es", _F, 16000),
+        ("es4", "es", _M, 16000),
+        ("mx1", "es", _M, 16000),
+        ("mx2", "es", _M, 16000),
+        ("vz1", "es", _M, 16000),
+        ("it1", "it", _M, 16000),
+        ("it2", "it", _F, 16000),
+        ("it3", "it", _M, 16000),
+        ("it4", "it", _F, 16000),
+        ("pt1", "pt", _F, 22050),
+        ("br1", "pt", _M, 16000),
+        ("br2", "pt", _F, 22050),
+        ("br3", "pt", _M, 22050),
+        ("br4", "pt", _F, 16000),
+        ("nl2", "nl", _M, 16000),
+        ("nl3", "nl", _F, 16000),
+        ("ar1", "ar", _M, 16000),
+        ("ar2", "ar", _M, 22050),
+        ("in1", "hi", _M, 22050),
+        ("in2", "hi", _F, 22050),
+    )
+)
 
 
 def mbrola_voices() -> list[VoiceSpec]:
@@ -94,13 +123,19 @@ def mbrola_voices() -> list[VoiceSpec]:
     for b in BASE_VOICES:
         espeak_voice = f"mb-{b.db}fix" if b.db in FIXES else f"mb-{b.db}"
         params = {"db": b.db, "espeak_voice": espeak_voice, "native_rate": b.rate}
-        common = {"engine": "mbrola", "lang": b.lang, "speaker_group": f"mbrola-{b.db}",
-                  "gender": b.gender, "license": LICENSE}
+        common = {
+            "engine": "mbrola",
+            "lang": b.lang,
+            "speaker_group": f"mbrola-{b.db}",
+            "gender": b.gender,
+            "license": LICENSE,
+        }
         out.append(VoiceSpec(id=f"mbrola-{b.db}", kind="recorded", params=params, **common))
         for scale in FORMANT_SCALES:
             p = {**params, "formant_scale": scale, "voice_rate": round(b.rate * scale)}
-            out.append(VoiceSpec(id=f"mbrola-{b.db}-l{round(scale * 100):03d}", kind="pseudo",
-                                 params=p, **common))
+            out.append(
+                VoiceSpec(id=f"mbrola-{b.db}-l{round(scale * 100):03d}", kind="pseudo", params=p, **common)
+            )
     return out
 
 
@@ -168,8 +203,11 @@ def insert_pauses(lines: list[PhoLine], unknown: set[str], ms: float = REPAIR_PA
     """Puts a ``_ <ms>`` pause between every adjacent pair ``X-Y`` listed in ``unknown``."""
     out: list[PhoLine] = []
     for i, line in enumerate(lines):
-        if i and f"{lines[i - 1].phone}-{line.phone}" in unknown and "_" not in (lines[i - 1].phone,
-                                                                                  line.phone):
+        if (
+            i
+            and f"{lines[i - 1].phone}-{line.phone}" in unknown
+            and "_" not in (lines[i - 1].phone, line.phone)
+        ):
             out.append(PhoLine("_", ms))
         out.append(line)
     return out
@@ -261,11 +299,28 @@ class MbrolaEngine(Engine):
         """espeak-ng's ``.pho`` for ``text`` (rate and word gap applied), or why there is none."""
         data = private_data()
         speed = max(80, min(450, round(BASE_RATE_WPM * prosody.rate)))
-        cmd = ["espeak-ng", f"--path={data.root}", "-q", "-v", f"mb/{self._espeak_voice(voice)}",
-               "-s", str(speed), "-g", str(max(0, int(prosody.word_gap))), "--pho", "--stdin"]
+        cmd = [
+            "espeak-ng",
+            f"--path={data.root}",
+            "-q",
+            "-v",
+            f"mb/{self._espeak_voice(voice)}",
+            "-s",
+            str(speed),
+            "-g",
+            str(max(0, int(prosody.word_gap))),
+            "--pho",
+            "--stdin",
+        ]
         try:
-            p = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, env=data.env,
-                               timeout=timeout_for(text), check=False)
+            p = subprocess.run(
+                cmd,
+                input=text.encode("utf-8"),
+                capture_output=True,
+                env=data.env,
+                timeout=timeout_for(text),
+                check=False,
+            )
         except (subprocess.TimeoutExpired, OSError) as e:
             return f"espeak-ng failed: {type(e).__name__}"
         try:
@@ -285,8 +340,13 @@ class MbrolaEngine(Engine):
         cmd += [str(database_path(db)), "-", "-.wav"]
         empty = np.zeros(0, np.float32)
         try:
-            p = subprocess.run(cmd, input=pho_text(lines).encode("latin-1", "replace"), capture_output=True,
-                               timeout=timeout, check=False)
+            p = subprocess.run(
+                cmd,
+                input=pho_text(lines).encode("latin-1", "replace"),
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
         except (subprocess.TimeoutExpired, OSError) as e:
             return Synth(empty, rate, [], f"mbrola failed: {type(e).__name__}")
         out, err = p.stdout, p.stderr.decode("latin-1")
@@ -294,7 +354,7 @@ class MbrolaEngine(Engine):
             last = (err.strip().splitlines() or ["no output"])[-1][:160]
             return Synth(empty, rate, [], f"mbrola exited {p.returncode}: {last}")
         header_rate = int.from_bytes(out[24:28], "little")
-        pcm = out[44: 44 + (len(out) - 44) // 2 * 2]
+        pcm = out[44 : 44 + (len(out) - 44) // 2 * 2]
         samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         return Synth(samples, header_rate, unknown_diphones(err))
 
@@ -323,8 +383,9 @@ class AuditRow:
         return 100.0 * self.with_missing / max(1, self.sentences)
 
 
-def audit_voices(sentences: dict[str, list[str]], voices: list[VoiceSpec] | None = None,
-                 engine: MbrolaEngine | None = None) -> list[AuditRow]:
+def audit_voices(
+    sentences: dict[str, list[str]], voices: list[VoiceSpec] | None = None, engine: MbrolaEngine | None = None
+) -> list[AuditRow]:
     """Renders every sentence of a voice's language in every available voice (default: the base
     voices) at neutral prosody. ``MbrolaEngine(fix_tables=False, repair=False)`` measures espeak's
     shipped tables, the default engine the fixed ones."""
@@ -349,9 +410,18 @@ def audit_voices(sentences: dict[str, list[str]], voices: list[VoiceSpec] | None
                 sil.append(silence_ratio(res.samples, res.sample_rate))
                 spc.append(len(res.samples) / res.sample_rate / max(1, len(text)))
         wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu0
-        rows.append(AuditRow(v.id, len(texts), missing, bad, round(statistics.median(sil or [1.0]), 3),
-                             round(statistics.median(spc or [0.0]), 4), round(audio_s / wall, 1),
-                             round(audio_s / max(cpu, 1e-6), 1)))
+        rows.append(
+            AuditRow(
+                v.id,
+                len(texts),
+                missing,
+                bad,
+                round(statistics.median(sil or [1.0]), 3),
+                round(statistics.median(spc or [0.0]), 4),
+                round(audio_s / wall, 1),
+                round(audio_s / max(cpu, 1e-6), 1),
+            )
+        )
     return rows
 
 

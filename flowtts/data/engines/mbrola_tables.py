@@ -52,16 +52,26 @@ _NULL, _VWL = 0, 2  # special ``next_phoneme`` values of a compiled rule
 #: database → the fix of its table: (shipped table it starts from, override file)
 FIXES: dict[str, tuple[str, str]] = {
     **{db: ("es", "es.txt") for db in ("es1", "es2")},
-    "mx1": ("mx1", "mx1.txt"), "mx2": ("mx2", "mx2.txt"), "vz1": ("vz", "vz.txt"),
-    "es3": ("es3", "es3.txt"), "es4": ("es4", "es4.txt"),
-    "it1": ("it1", "it1.txt"), "it2": ("it1", "it2.txt"),
-    "it3": ("it3", "it3.txt"), "it4": ("it3", "it3.txt"),
-    "pt1": ("pt1", "pt1.txt"), "us3": ("us3", "us3.txt"),
-    "in1": ("in", "in.txt"), "in2": ("in", "in.txt"),
-    "ar1": ("ar1", "ar1.txt"), "ar2": ("ar2", "ar2.txt"),
-    "us1": ("us", "us.txt"), "us2": ("us", "us.txt"),
+    "mx1": ("mx1", "mx1.txt"),
+    "mx2": ("mx2", "mx2.txt"),
+    "vz1": ("vz", "vz.txt"),
+    "es3": ("es3", "es3.txt"),
+    "es4": ("es4", "es4.txt"),
+    "it1": ("it1", "it1.txt"),
+    "it2": ("it1", "it2.txt"),
+    "it3": ("it3", "it3.txt"),
+    "it4": ("it3", "it3.txt"),
+    "pt1": ("pt1", "pt1.txt"),
+    "us3": ("us3", "us3.txt"),
+    "in1": ("in", "in.txt"),
+    "in2": ("in", "in.txt"),
+    "ar1": ("ar1", "ar1.txt"),
+    "ar2": ("ar2", "ar2.txt"),
+    "us1": ("us", "us.txt"),
+    "us2": ("us", "us.txt"),
     **{db: ("ptbr", "br.txt") for db in ("br1", "br2", "br3")},
-    "br4": ("ptbr4", "br4.txt"), "nl3": ("nl", "nl3.txt"),
+    "br4": ("ptbr4", "br4.txt"),
+    "nl3": ("nl", "nl3.txt"),
 }
 
 # The stand-in for mbrola that espeak-ng starts: answers with the database's WAV header and then
@@ -94,8 +104,18 @@ class Rule:
     mbr_name2: str = ""
 
     def to_line(self) -> str:
-        return " ".join(str(x) for x in (self.control, self.phoneme, self.next_phoneme, self.percent,
-                                         self.mbr_name, self.mbr_name2) if x != "")
+        return " ".join(
+            str(x)
+            for x in (
+                self.control,
+                self.phoneme,
+                self.next_phoneme,
+                self.percent,
+                self.mbr_name,
+                self.mbr_name2,
+            )
+            if x != ""
+        )
 
     @staticmethod
     def parse(line: str) -> Rule | None:
@@ -103,8 +123,9 @@ class Rule:
         parts = line.split("//", 1)[0].split()
         if len(parts) < 5:
             return None
-        return Rule(int(parts[0]), parts[1], parts[2], int(parts[3]), parts[4],
-                    parts[5] if len(parts) > 5 else "")
+        return Rule(
+            int(parts[0]), parts[1], parts[2], int(parts[3]), parts[4], parts[5] if len(parts) > 5 else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -135,8 +156,16 @@ def decompile(data: bytes) -> Table:
         if name == 0:
             break
         nxt_s = "NULL" if nxt == _NULL else "VWL" if nxt == _VWL else _word(nxt)
-        rules.append(Rule(control, _word(name), nxt_s, percent, _word(mbr1) if mbr1 else "NULL",
-                          _word(mbr2) if mbr2 else ""))
+        rules.append(
+            Rule(
+                control,
+                _word(name),
+                nxt_s,
+                percent,
+                _word(mbr1) if mbr1 else "NULL",
+                _word(mbr2) if mbr2 else "",
+            )
+        )
     return Table(volume, tuple(rules))
 
 
@@ -163,9 +192,14 @@ def database_rate(path: Path) -> int:
 
 def wav_header_format(rate: int) -> str:
     """A 16-bit mono WAV header for ``rate`` as a printf format (every byte an octal escape)."""
-    hdr = (b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate,
-                                                                        rate * 2, 2, 16)
-           + b"data" + struct.pack("<I", 0))
+    hdr = (
+        b"RIFF"
+        + struct.pack("<I", 36)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", 0)
+    )
     return "".join(f"\\{b:03o}" for b in hdr)
 
 
@@ -215,8 +249,17 @@ class PrivateData:
 
 def _digest(version: str, system: Path, dbs: dict[str, int]) -> str:
     overrides = {p.name: p.read_text(encoding="utf-8") for p in sorted(OVERRIDES_DIR.glob("*.txt"))}
-    key = repr((BUILD_VERSION, version, str(system), sorted(dbs.items()), sorted(FIXES.items()),
-                sorted(overrides.items()), STUB))
+    key = repr(
+        (
+            BUILD_VERSION,
+            version,
+            str(system),
+            sorted(dbs.items()),
+            sorted(FIXES.items()),
+            sorted(overrides.items()),
+            STUB,
+        )
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -255,7 +298,7 @@ def _build(root: Path, system: Path, dbs: dict[str, int]) -> None:
     stub.chmod(0o755)
     fixed = [db for db in sorted(FIXES) if _fix_voice(root, db)]
     for table in (data / "mbrola_ph").iterdir():  # volume 16/16 = the wrapper's default: espeak then
-        with open(table, "r+b") as f:             # starts the stand-in once, not twice, per voice load
+        with open(table, "r+b") as f:  # starts the stand-in once, not twice, per voice load
             f.write(struct.pack("<i", NEUTRAL_VOLUME))
     (root / "ok").write_text(" ".join(fixed) + "\n", encoding="utf-8")
 
@@ -273,8 +316,12 @@ def _fix_voice(root: Path, db: str) -> bool:
     src.parent.mkdir(exist_ok=True)
     table = decompile(shipped.read_bytes())
     src.write_text(table.source(read_overrides(override_file)), encoding="latin-1")
-    p = subprocess.run(["espeak-ng", f"--path={root}", f"--compile-mbrola={src}"],
-                       capture_output=True, text=True, check=False)
+    p = subprocess.run(
+        ["espeak-ng", f"--path={root}", f"--compile-mbrola={src}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if p.returncode != 0 or not (data / "mbrola_ph" / f"{db}fix_phtrans").is_file():
         return False
     lines = []

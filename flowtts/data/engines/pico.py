@@ -29,9 +29,14 @@ SAMPLE_RATE = 16_000
 LANG_DIR = "/usr/share/pico/lang"
 LICENSE = "non-free: SVOX Pico lingware, redistributable, 'claims Apache-2.0, source not included'"
 #: pico language code → (corpus language, file stem of its speaker data in LANG_DIR)
-VOICES = {"en-US": ("en", "en-US_lh0_sg"), "en-GB": ("en", "en-GB_kh0_sg"),
-          "de-DE": ("de", "de-DE_gl0_sg"), "es-ES": ("es", "es-ES_zl0_sg"),
-          "fr-FR": ("fr", "fr-FR_nk0_sg"), "it-IT": ("it", "it-IT_cm0_sg")}
+VOICES = {
+    "en-US": ("en", "en-US_lh0_sg"),
+    "en-GB": ("en", "en-GB_kh0_sg"),
+    "de-DE": ("de", "de-DE_gl0_sg"),
+    "es-ES": ("es", "es-ES_zl0_sg"),
+    "fr-FR": ("fr", "fr-FR_nk0_sg"),
+    "it-IT": ("it", "it-IT_cm0_sg"),
+}
 SPEED_EXPONENT = 1.15
 
 
@@ -55,8 +60,16 @@ class PicoEngine(Engine):
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            VoiceSpec(id=f"pico-{code}", engine="pico", lang=lang, speaker_group=f"pico-{code}",
-                      gender="female", license=LICENSE, kind="recorded", params={"lang": code})
+            VoiceSpec(
+                id=f"pico-{code}",
+                engine="pico",
+                lang=lang,
+                speaker_group=f"pico-{code}",
+                gender="female",
+                license=LICENSE,
+                kind="recorded",
+                params={"lang": code},
+            )
             for code, (lang, _) in VOICES.items()
         ]
 
@@ -83,4 +96,3 @@ class PicoEngine(Engine):
 
     def close(self) -> None:
         self._scratch.close()
-

@@ -33,8 +33,12 @@ SAMPLE_RATE = 24_000
 VOICE_DIR = "/usr/share/RHVoice/voices"
 LICENSE = "LGPL-2.1-or-later (RHVoice voices; trained on CMU ARCTIC)"
 #: RHVoice voice → (speaker group, gender)
-VOICES = {"slt": ("arctic-slt", "female"), "clb": ("arctic-clb", "female"),
-          "bdl": ("arctic-bdl", "male"), "alan": ("arctic-awb", "male")}
+VOICES = {
+    "slt": ("arctic-slt", "female"),
+    "clb": ("arctic-clb", "female"),
+    "bdl": ("arctic-bdl", "male"),
+    "alan": ("arctic-awb", "male"),
+}
 
 
 class RHVoiceEngine(Engine):
@@ -50,8 +54,16 @@ class RHVoiceEngine(Engine):
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            VoiceSpec(id=f"rhvoice-{name}", engine="rhvoice", lang="en", speaker_group=group,
-                      gender=gender, license=LICENSE, kind="recorded", params={"voice": name})
+            VoiceSpec(
+                id=f"rhvoice-{name}",
+                engine="rhvoice",
+                lang="en",
+                speaker_group=group,
+                gender=gender,
+                license=LICENSE,
+                kind="recorded",
+                params={"voice": name},
+            )
             for name, (group, gender) in VOICES.items()
         ]
 
@@ -67,8 +79,19 @@ class RHVoiceEngine(Engine):
         pitch = max(50, min(200, round(100 * 2 ** (prosody.pitch / 12))))
         try:
             txt.write_text(text + "\n", encoding="utf-8")
-            cmd = ["RHVoice-test", "-p", voice.params["voice"], "-r", str(rate), "-t", str(pitch),
-                   "-i", str(txt), "-o", str(out)]
+            cmd = [
+                "RHVoice-test",
+                "-p",
+                voice.params["voice"],
+                "-r",
+                str(rate),
+                "-t",
+                str(pitch),
+                "-i",
+                str(txt),
+                "-o",
+                str(out),
+            ]
             run = run_tool(cmd, timeout_for(text))
             if run.error:
                 return failed(run.error, SAMPLE_RATE)
