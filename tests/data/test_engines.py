@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from flowtts.data.engines import get_engine_class
-from flowtts.data.engines._cli import arpabet_to_ipa, spans_from_ends
+from flowtts.data.engines._cli import CommandLineEngine, arpabet_to_ipa, spans_from_ends
 from flowtts.data.engines.base import Engine, Prosody, RenderResult, VoiceSpec
 from flowtts.data.engines.espeak import (
     EspeakEngine,
@@ -212,6 +212,34 @@ def test_psdur_parsing_runs_one_clock_across_utterances():
     spans = spans_from_ends(ends, 0.6)
     assert [s.phone for s in spans] == ["_", "h", "ə", "_", "d"] and spans[-1].duration == 0.1
     assert arpabet_to_ipa("AY1") == "aɪ" and arpabet_to_ipa("h#") == "_"
+
+
+class _ShellEngine(CommandLineEngine):
+    name = "shelltest"
+    requires = ("sh",)
+
+    def available(self, voice: VoiceSpec) -> bool:
+        return True
+
+    def render(self, text: str, voice: VoiceSpec, prosody: Prosody) -> RenderResult:
+        txt, out = self._scratch.file(".txt"), self._scratch.file(".wav")
+        cmd = ["sh", "-c", voice.params["script"], "sh", str(txt), str(out)]  # $1: text file, $2: WAV
+        return self.run_to_result(cmd, out, text, 8000, text_file=txt)
+
+
+def test_command_line_engine_failures_are_problems_and_scratch_is_cleaned():
+    engine = _ShellEngine()
+    voice = _ShellEngine.recorded_voice("x", "en", "g", None, "none", {"script": 'grep -q hello "$1"'})
+    assert voice.id == "shelltest-x" and voice.kind == "recorded"
+    res = engine.render("hello", voice, Prosody())  # reads its text file, writes no WAV
+    assert res.sample_rate == 8000 and len(res.samples) == 0
+    assert "no readable audio" in res.problems[0]
+    res = engine.render("hello", replace(voice, params={"script": "echo oops >&2; exit 3"}), Prosody())
+    assert res.problems == ["sh exited 3: oops"]
+    scratch = engine._scratch.path()
+    assert list(scratch.iterdir()) == []  # text and WAV files removed after every render
+    engine.close()
+    assert not scratch.exists()
 
 
 @pytest.mark.parametrize("engine", ["pico", "flite", "rhvoice", "festival"])

@@ -3,8 +3,10 @@
 What they all need: a private scratch folder per process (in RAM when /dev/shm exists, so a render
 costs no disk I/O), running a tool with a time limit without ever raising, reading the WAV it wrote
 at the rate its header states, and one check that turns empty or silent audio into a ``problems``
-entry instead of a corpus row. Also the ARPAbet → IPA table used by flite and Festival's English
-voices, so their phone labels share the IPA alphabet of espeak's.
+entry instead of a corpus row. ``CommandLineEngine`` holds what these engines share (install check,
+scratch folder, ``close``), and ``run_to_result`` for those that run one process per utterance.
+Also the ARPAbet → IPA table used by flite and Festival's English voices, so their phone labels
+share the IPA alphabet of espeak's.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowtts.data.engines.base import RenderResult
+from flowtts.data.engines.base import Engine, RenderResult, VoiceSpec
 from flowtts.data.manifest import PhoneSpan
 
 #: peak below this (-40 dBFS) counts as silence; Pico writes dither peaking at -56 dBFS for no text,
@@ -112,14 +114,18 @@ def run_tool(cmd: list[str], timeout: float, stdin: bytes | None = None) -> Tool
     return ToolRun(out, err, None)
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int] | str:
-    """``(float32 mono samples [N], header rate)``, or an error string (missing / unreadable)."""
+class UnreadableAudio(Exception):
+    """The tool wrote no WAV, or one that cannot be read; the message says why."""
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """``(float32 mono samples [N], header rate)``; raises UnreadableAudio when missing / unreadable."""
     import soundfile as sf
 
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # [N, C]
     except (RuntimeError, OSError, sf.LibsndfileError) as e:
-        return f"no readable audio written ({type(e).__name__}: {str(e)[:120]})"
+        raise UnreadableAudio(f"no readable audio written ({type(e).__name__}: {str(e)[:120]})") from e
     return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), int(sr)
 
 
@@ -148,6 +154,62 @@ def failed(reason: str, sample_rate: int) -> RenderResult:
 def timeout_for(text: str) -> float:
     """A generous time limit for one utterance: 20 s plus 0.1 s per character."""
     return 20.0 + 0.1 * len(text)
+
+
+class CommandLineEngine(Engine):
+    """An engine that drives a command-line synthesiser: the binaries in ``requires`` must be
+    installed, and the files it reads and writes live in a private ScratchDir named after the engine.
+    """
+
+    def __init__(self) -> None:
+        self.check_installed()
+        self._scratch = ScratchDir(self.name)
+
+    @classmethod
+    def recorded_voice(
+        cls, key: str, lang: str, group: str, gender: str | None, license: str, params: dict
+    ) -> VoiceSpec:
+        """A voice of a real (recorded) speaker, with id ``<engine>-<key>``."""
+        return VoiceSpec(
+            id=f"{cls.name}-{key}",
+            engine=cls.name,
+            lang=lang,
+            speaker_group=group,
+            gender=gender,
+            license=license,
+            kind="recorded",
+            params=params,
+        )
+
+    def run_to_result(
+        self, cmd: list[str], out: Path, text: str, native_rate: int, text_file: Path | None = None
+    ) -> RenderResult:
+        """Runs ``cmd``, which writes a WAV to ``out``, and returns it as a render; never raises for a
+        failing tool or missing audio (``failed`` at ``native_rate``). With ``text_file``, ``text`` is
+        written there first for the tool to read. Both files are always removed afterwards."""
+        try:
+            if text_file is not None:
+                text_file.write_text(text + "\n", encoding="utf-8")
+            run = run_tool(cmd, timeout_for(text))
+            if run.error:
+                return failed(run.error, native_rate)
+            samples, rate = read_wav(out)
+        except UnreadableAudio as e:
+            return failed(str(e), native_rate)
+        finally:
+            out.unlink(missing_ok=True)
+            if text_file is not None:
+                text_file.unlink(missing_ok=True)
+        problems = audio_problems(samples)
+        phones = None if problems else self.phones_from(run.stdout, len(samples) / rate)
+        return RenderResult(samples, rate, phones=phones, problems=problems)
+
+    def phones_from(self, stdout: str, duration: float) -> list[PhoneSpan] | None:
+        """Phone spans from what the tool printed for a clean render of ``duration`` s; None here."""
+        return None
+
+    def close(self) -> None:
+        self._scratch.close()
 
 
 @dataclass(frozen=True)

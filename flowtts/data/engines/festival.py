@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowtts.data.engines._cli import (
+    CommandLineEngine,
     PhoneEnd,
-    ScratchDir,
+    UnreadableAudio,
     arpabet_to_ipa,
     audio_problems,
     failed,
@@ -46,7 +47,7 @@ from flowtts.data.engines._cli import (
     spans_from_ends,
     timeout_for,
 )
-from flowtts.data.engines.base import Engine, Prosody, RenderResult, VoiceSpec
+from flowtts.data.engines.base import Prosody, RenderResult, VoiceSpec
 from flowtts.data.manifest import PhoneSpan
 
 VOICE_ROOT = "/usr/share/festival/voices"
@@ -187,30 +188,20 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-class FestivalEngine(Engine):
+class FestivalEngine(CommandLineEngine):
     """Festival voices through one persistent ``festival --pipe`` per engine instance."""
 
     name = "festival"
     requires = ("festival", "stdbuf")
 
     def __init__(self) -> None:
-        self.check_installed()
-        self._scratch = ScratchDir("festival")
+        super().__init__()
         self._procs: OrderedDict[str, _Festival] = OrderedDict()
 
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            VoiceSpec(
-                id=f"festival-{key}",
-                engine="festival",
-                lang=v.lang,
-                speaker_group=v.group,
-                gender=v.gender,
-                license=v.license,
-                kind="recorded",
-                params={"voice": v.voice, "hts": v.hts},
-            )
+            cls.recorded_voice(key, v.lang, v.group, v.gender, v.license, {"voice": v.voice, "hts": v.hts})
             for key, v in VOICES.items()
         ]
 
@@ -275,11 +266,11 @@ class FestivalEngine(Engine):
     def _collect(self, wav: Path, segs: Path, lang: str, lines: list[str], rate: int) -> RenderResult:
         """The render from the files Festival wrote; what it printed explains a failure."""
         errors = [line for line in lines if "ERROR" in line or "no rule matches" in line]
-        audio = read_wav(wav)
-        if isinstance(audio, str):
+        try:
+            samples, sr = read_wav(wav)
+        except UnreadableAudio as e:
             said = [line for line in lines if line and not line.startswith("closing a file")]
-            return failed("; ".join(said[:2]) or audio, rate)
-        samples, sr = audio
+            return failed("; ".join(said[:2]) or str(e), rate)
         problems = errors[:2] + audio_problems(samples)
         phones: list[PhoneSpan] | None = None
         if not problems and segs.is_file():
@@ -289,4 +280,4 @@ class FestivalEngine(Engine):
     def close(self) -> None:
         while self._procs:
             self._procs.popitem()[1].close()
-        self._scratch.close()
+        super().close()

@@ -14,37 +14,29 @@ gap have no flite control here and are ignored.
 from __future__ import annotations
 
 from flowtts.data.engines._cli import (
+    CommandLineEngine,
     PhoneEnd,
-    ScratchDir,
     arpabet_to_ipa,
-    audio_problems,
     failed,
     nothing_to_say,
-    read_wav,
     run_tool,
     spans_from_ends,
-    timeout_for,
 )
-from flowtts.data.engines.base import Engine, Prosody, RenderResult, VoiceSpec
+from flowtts.data.engines.base import Prosody, RenderResult, VoiceSpec
 from flowtts.data.manifest import PhoneSpan
 
 SAMPLE_RATE = 16_000
 LICENSE = "flite/CMU ARCTIC: BSD-style free licence (Carnegie Mellon University)"
 
 
-def _voice(name: str, group: str, gender: str, stretch: float = 1.0) -> VoiceSpec:
-    """``stretch``: the voice's own default duration_stretch (kal16 ships 1.1; measured: setting 1.1
-    gives byte-identical length to no setting), so rate 1.0 keeps the voice's default tempo."""
-    return VoiceSpec(
-        id=f"flite-{name}",
-        engine="flite",
-        lang="en",
-        speaker_group=group,
-        gender=gender,
-        license=LICENSE,
-        kind="recorded",
-        params={"voice": name, "stretch": stretch},
-    )
+#: flite voice → (speaker group, gender, the voice's own default duration_stretch: kal16 ships 1.1 and,
+#: measured, setting 1.1 gives byte-identical length to no setting, so rate 1.0 keeps its default tempo)
+VOICES = {
+    "kal16": ("kal", "male", 1.1),
+    "awb": ("arctic-awb", "male", 1.0),
+    "rms": ("arctic-rms", "male", 1.0),
+    "slt": ("arctic-slt", "female", 1.0),
+}
 
 
 def parse_psdur(stdout: str) -> list[PhoneEnd]:
@@ -65,24 +57,21 @@ def parse_psdur(stdout: str) -> list[PhoneEnd]:
     return ends
 
 
-class FliteEngine(Engine):
+class FliteEngine(CommandLineEngine):
     """flite voices; about 2,000× real time for kal16 and ~80× for the clustergen voices."""
 
     name = "flite"
     requires = ("flite",)
 
     def __init__(self) -> None:
-        self.check_installed()
-        self._scratch = ScratchDir("flite")
+        super().__init__()
         self._listed: set[str] | None = None
 
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            _voice("kal16", "kal", "male", 1.1),
-            _voice("awb", "arctic-awb", "male"),
-            _voice("rms", "arctic-rms", "male"),
-            _voice("slt", "arctic-slt", "female"),
+            cls.recorded_voice(name, "en", group, gender, LICENSE, {"voice": name, "stretch": stretch})
+            for name, (group, gender, stretch) in VOICES.items()
         ]
 
     def available(self, voice: VoiceSpec) -> bool:
@@ -95,28 +84,13 @@ class FliteEngine(Engine):
         if nothing_to_say(text):
             return failed("nothing to say (no letter or digit)", SAMPLE_RATE)
         txt, out = self._scratch.file(".txt"), self._scratch.file(".wav")
-        try:
-            txt.write_text(text + "\n", encoding="utf-8")
-            stretch = voice.params.get("stretch", 1.0) / max(prosody.rate, 0.05)
-            cmd = ["flite", "-voice", voice.params["voice"], "-psdur"]
-            cmd += ["--setf", f"duration_stretch={stretch:.4f}"]
-            if prosody.pitch:
-                cmd += ["--setf", f"f0_shift={2 ** (prosody.pitch / 12):.4f}"]
-            run = run_tool(cmd + ["-f", str(txt), "-o", str(out)], timeout_for(text))
-            if run.error:
-                return failed(run.error, SAMPLE_RATE)
-            wav = read_wav(out)
-        finally:
-            txt.unlink(missing_ok=True)
-            out.unlink(missing_ok=True)
-        if isinstance(wav, str):
-            return failed(wav, SAMPLE_RATE)
-        samples, rate = wav
-        problems = audio_problems(samples)
-        phones: list[PhoneSpan] | None = None
-        if not problems:
-            phones = spans_from_ends(parse_psdur(run.stdout), len(samples) / rate)
-        return RenderResult(samples, rate, phones=phones, problems=problems)
+        stretch = voice.params.get("stretch", 1.0) / max(prosody.rate, 0.05)
+        cmd = ["flite", "-voice", voice.params["voice"], "-psdur"]
+        cmd += ["--setf", f"duration_stretch={stretch:.4f}"]
+        if prosody.pitch:
+            cmd += ["--setf", f"f0_shift={2 ** (prosody.pitch / 12):.4f}"]
+        cmd += ["-f", str(txt), "-o", str(out)]
+        return self.run_to_result(cmd, out, text, SAMPLE_RATE, text_file=txt)
 
-    def close(self) -> None:
-        self._scratch.close()
+    def phones_from(self, stdout: str, duration: float) -> list[PhoneSpan] | None:
+        return spans_from_ends(parse_psdur(stdout), duration)

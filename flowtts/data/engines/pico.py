@@ -14,16 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from flowtts.data.engines._cli import (
-    ScratchDir,
-    audio_problems,
-    failed,
-    nothing_to_say,
-    read_wav,
-    run_tool,
-    timeout_for,
-)
-from flowtts.data.engines.base import Engine, Prosody, RenderResult, VoiceSpec
+from flowtts.data.engines._cli import CommandLineEngine, failed, nothing_to_say
+from flowtts.data.engines.base import Prosody, RenderResult, VoiceSpec
 
 SAMPLE_RATE = 16_000
 LANG_DIR = "/usr/share/pico/lang"
@@ -47,29 +39,16 @@ def markup(text: str, prosody: Prosody) -> str:
     return f"<speed level='{speed}'><pitch level='{pitch}'>{escape(text)}</pitch></speed>"
 
 
-class PicoEngine(Engine):
+class PicoEngine(CommandLineEngine):
     """One ``pico2wave`` call per utterance (about 40 ms of start-up, then ~200× real time)."""
 
     name = "pico"
     requires = ("pico2wave",)
 
-    def __init__(self) -> None:
-        self.check_installed()
-        self._scratch = ScratchDir("pico")
-
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            VoiceSpec(
-                id=f"pico-{code}",
-                engine="pico",
-                lang=lang,
-                speaker_group=f"pico-{code}",
-                gender="female",
-                license=LICENSE,
-                kind="recorded",
-                params={"lang": code},
-            )
+            cls.recorded_voice(code, lang, f"pico-{code}", "female", LICENSE, {"lang": code})
             for code, (lang, _) in VOICES.items()
         ]
 
@@ -81,18 +60,5 @@ class PicoEngine(Engine):
         if nothing_to_say(text):
             return failed("nothing to say (no letter or digit)", SAMPLE_RATE)
         out = self._scratch.file(".wav")
-        try:
-            cmd = ["pico2wave", "-l", voice.params["lang"], "-w", str(out), "--", markup(text, prosody)]
-            run = run_tool(cmd, timeout_for(text))
-            if run.error:
-                return failed(run.error, SAMPLE_RATE)
-            wav = read_wav(out)
-        finally:
-            out.unlink(missing_ok=True)
-        if isinstance(wav, str):
-            return failed(wav, SAMPLE_RATE)
-        samples, rate = wav
-        return RenderResult(samples, rate, problems=audio_problems(samples))
-
-    def close(self) -> None:
-        self._scratch.close()
+        cmd = ["pico2wave", "-l", voice.params["lang"], "-w", str(out), "--", markup(text, prosody)]
+        return self.run_to_result(cmd, out, text, SAMPLE_RATE)

@@ -18,16 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flowtts.data.engines._cli import (
-    ScratchDir,
-    audio_problems,
-    failed,
-    nothing_to_say,
-    read_wav,
-    run_tool,
-    timeout_for,
-)
-from flowtts.data.engines.base import Engine, Prosody, RenderResult, VoiceSpec
+from flowtts.data.engines._cli import CommandLineEngine, failed, nothing_to_say
+from flowtts.data.engines.base import Prosody, RenderResult, VoiceSpec
 
 SAMPLE_RATE = 24_000
 VOICE_DIR = "/usr/share/RHVoice/voices"
@@ -41,29 +33,16 @@ VOICES = {
 }
 
 
-class RHVoiceEngine(Engine):
+class RHVoiceEngine(CommandLineEngine):
     """One ``RHVoice-test`` call per utterance."""
 
     name = "rhvoice"
     requires = ("RHVoice-test",)
 
-    def __init__(self) -> None:
-        self.check_installed()
-        self._scratch = ScratchDir("rhvoice")
-
     @classmethod
     def voices(cls) -> list[VoiceSpec]:
         return [
-            VoiceSpec(
-                id=f"rhvoice-{name}",
-                engine="rhvoice",
-                lang="en",
-                speaker_group=group,
-                gender=gender,
-                license=LICENSE,
-                kind="recorded",
-                params={"voice": name},
-            )
+            cls.recorded_voice(name, "en", group, gender, LICENSE, {"voice": name})
             for name, (group, gender) in VOICES.items()
         ]
 
@@ -77,32 +56,6 @@ class RHVoiceEngine(Engine):
         txt, out = self._scratch.file(".txt"), self._scratch.file(".wav")
         rate = max(20, min(300, round(100 * prosody.rate)))
         pitch = max(50, min(200, round(100 * 2 ** (prosody.pitch / 12))))
-        try:
-            txt.write_text(text + "\n", encoding="utf-8")
-            cmd = [
-                "RHVoice-test",
-                "-p",
-                voice.params["voice"],
-                "-r",
-                str(rate),
-                "-t",
-                str(pitch),
-                "-i",
-                str(txt),
-                "-o",
-                str(out),
-            ]
-            run = run_tool(cmd, timeout_for(text))
-            if run.error:
-                return failed(run.error, SAMPLE_RATE)
-            wav = read_wav(out)
-        finally:
-            txt.unlink(missing_ok=True)
-            out.unlink(missing_ok=True)
-        if isinstance(wav, str):
-            return failed(wav, SAMPLE_RATE)
-        samples, sr = wav
-        return RenderResult(samples, sr, problems=audio_problems(samples))
-
-    def close(self) -> None:
-        self._scratch.close()
+        cmd = ["RHVoice-test", "-p", voice.params["voice"], "-r", str(rate), "-t", str(pitch)]
+        cmd += ["-i", str(txt), "-o", str(out)]
+        return self.run_to_result(cmd, out, text, SAMPLE_RATE, text_file=txt)
