@@ -117,22 +117,19 @@ def test_stats_and_report(corpus):
     assert report.hours_per_wall_hour > 0
 
 
-def test_resume_renders_only_missing_shards_again(corpus):
+def test_resume_renders_only_missing_shards_identically(corpus):
     out, _ = corpus
     victim = sorted((out / "manifests").glob("*.jsonl"))[0]
-    before = {r.id: r for r in iter_corpus(out) if r.audio.startswith(f"audio/{victim.stem}/")}
+    before = victim.read_text()
+    audio_before = {p.name: p.read_bytes() for p in (out / "audio" / victim.stem).iterdir()}
     victim.unlink()
     (out / "audio" / ".tmp-99999-1").mkdir()  # debris of a killed worker
     report = synthesize(_cfg(), out, jobs=1, texts=_texts(), progress=False)
     assert report.shards_rendered == 1
-    after = {r.id: r for r in iter_corpus(out) if r.audio.startswith(f"audio/{victim.stem}/")}
-    # The same utterances again. Not bit-identical audio: espeak-ng carries pitch-flutter state
-    # from call to call inside a process, which moves a render by a few samples.
-    assert after.keys() == before.keys()
-    for uid, row in after.items():
-        b = before[uid]
-        assert (row.text, row.voice, row.split, row.prosody) == (b.text, b.voice, b.split, b.prosody)
-        assert abs(row.duration - b.duration) < 0.05
+    # Deterministic from the seed: the same rows and the same audio bytes, although this shard is
+    # now rendered by a fresh process in another order than the first time.
+    assert victim.read_text() == before
+    assert {p.name: p.read_bytes() for p in (out / "audio" / victim.stem).iterdir()} == audio_before
     assert not list((out / "audio").glob(".tmp-*"))
 
 

@@ -7,8 +7,13 @@ phone, so every render comes with frame-exact phone labels.
 
 Pseudo-speakers: all espeak base voices are one male formant voice. ``make_variants()`` derives
 ``N_VARIANTS`` deterministic voice variants (F0 level and range, per-formant frequency / strength /
-bandwidth scales 0.90–1.22, flutter, roughness, breath, spectral tone, stress timing) from a fixed
-seed. They are written once into a private espeak-ng-data folder under the cache (the system data
+bandwidth scales 0.90–1.22, spectral tone, stress timing) from a fixed
+seed. Reproducible renders: flutter, roughness and breath are off in every variant. espeak keeps
+flutter and roughness phases in function-local statics (``Flutter_ix`` and a cycle toggle in
+wavegen.c) that no API resets, and breath noise comes from libc ``rand()`` through filters whose
+state carries over from the previous call; with any of them on, the same call renders differently
+depending on what the process rendered before, and a corpus would not be reproducible from its seed.
+The variants are written once into a private espeak-ng-data folder under the cache (the system data
 symlinked, ``voices/`` replaced by our variants only, which keeps espeak far below its limit of
 ~350 voice files) and the library is initialised on that folder. A variant is one speaker group in
 every language: ``espeak-en-v07`` and ``espeak-fr-v07`` are the same pseudo-speaker.
@@ -90,8 +95,8 @@ class Variant:
     pitch_base: int  # Hz
     pitch_top: int  # Hz
     formants: tuple[tuple[int, int, int], ...]  # formants 0..8: (frequency %, strength %, width %)
-    flutter: int
-    roughness: int
+    flutter: int  # always 0 (see the module docstring): reproducible renders
+    roughness: int  # always 0, likewise
     breath: int  # 0 = no breath noise
     breathw: int  # base bandwidth of the breath noise (Hz)
     tone: tuple[int, ...]  # frequency / amplitude pairs of the voiced spectral shaping
@@ -159,15 +164,17 @@ def make_variants(n: int = N_VARIANTS, seed: int = VARIANT_SEED) -> list[Variant
             3500,
             round(100 * (1 + 1.5 * tilt)),
         )
-        breathy = u() < 0.35
+        breathy = u() < 0.0  # off: see the module docstring (the draw keeps later draws unchanged)
+        u()  # the former flutter draw: kept so every later draw, and so every voice, stays the same
+        u()  # likewise the former roughness draw
         out.append(
             Variant(
                 name=f"v{i:02d}",
                 pitch_base=round(f0 / half_range),
                 pitch_top=round(f0 * half_range),
                 formants=tuple(formants),
-                flutter=int(1 + 11 * u()),
-                roughness=int(6 * u()),
+                flutter=0,
+                roughness=0,
                 breath=1 + int(4 * u()) if breathy else 0,
                 breathw=int(120 + 80 * u()),
                 tone=tone,
