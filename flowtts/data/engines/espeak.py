@@ -7,13 +7,8 @@ phone, so every render comes with frame-exact phone labels.
 
 Pseudo-speakers: all espeak base voices are one male formant voice. ``make_variants()`` derives
 ``N_VARIANTS`` deterministic voice variants (F0 level and range, per-formant frequency / strength /
-bandwidth scales 0.90–1.22, spectral tone, stress timing) from a fixed
-seed. Reproducible renders: flutter, roughness and breath are off in every variant. espeak keeps
-flutter and roughness phases in function-local statics (``Flutter_ix`` and a cycle toggle in
-wavegen.c) that no API resets, and breath noise comes from libc ``rand()`` through filters whose
-state carries over from the previous call; with any of them on, the same call renders differently
-depending on what the process rendered before, and a corpus would not be reproducible from its seed.
-The variants are written once into a private espeak-ng-data folder under the cache (the system data
+bandwidth scales 0.90–1.22, flutter, roughness, breath, spectral tone, stress timing) from a fixed
+seed. The variants are written once into a private espeak-ng-data folder under the cache (the system data
 symlinked, ``voices/`` replaced by our variants only, which keeps espeak far below its limit of
 ~350 voice files) and the library is initialised on that folder. A variant is one speaker group in
 every language: ``espeak-en-v07`` and ``espeak-fr-v07`` are the same pseudo-speaker.
@@ -33,6 +28,7 @@ import ctypes.util
 import hashlib
 import math
 import os
+import pickle
 import random
 import shutil
 import subprocess
@@ -95,8 +91,8 @@ class Variant:
     pitch_base: int  # Hz
     pitch_top: int  # Hz
     formants: tuple[tuple[int, int, int], ...]  # formants 0..8: (frequency %, strength %, width %)
-    flutter: int  # always 0 (see the module docstring): reproducible renders
-    roughness: int  # always 0, likewise
+    flutter: int
+    roughness: int
     breath: int  # 0 = no breath noise
     breathw: int  # base bandwidth of the breath noise (Hz)
     tone: tuple[int, ...]  # frequency / amplitude pairs of the voiced spectral shaping
@@ -164,17 +160,15 @@ def make_variants(n: int = N_VARIANTS, seed: int = VARIANT_SEED) -> list[Variant
             3500,
             round(100 * (1 + 1.5 * tilt)),
         )
-        breathy = u() < 0.0  # off: see the module docstring (the draw keeps later draws unchanged)
-        u()  # the former flutter draw: kept so every later draw, and so every voice, stays the same
-        u()  # likewise the former roughness draw
+        breathy = u() < 0.35
         out.append(
             Variant(
                 name=f"v{i:02d}",
                 pitch_base=round(f0 / half_range),
                 pitch_top=round(f0 * half_range),
                 formants=tuple(formants),
-                flutter=0,
-                roughness=0,
+                flutter=int(1 + 11 * u()),
+                roughness=int(6 * u()),
                 breath=1 + int(4 * u()) if breathy else 0,
                 breathw=int(120 + 80 * u()),
                 tone=tone,
@@ -347,34 +341,61 @@ class _Library:
             self._voice = key
         return None
 
-    def synth(self, text: str, voice: str, params: dict[int, int]) -> Synthesis:
-        data = text.encode("utf-8") + b"\0"
+    def _in_child(self, fn, *args):
+        """Runs ``fn(*args)`` in a forked child and returns its (pickled) result, or None if the
+        child died. espeak keeps synthesis and translation state in C statics (flutter and glottal
+        phases, mixed-noise positions, the translator's text position) that no API resets; this
+        process only ever initialises the library and forks, so every call starts from the same
+        pristine state and its result never depends on earlier calls. Costs ~2 ms per call."""
         with self.lock:
-            err = self._set_voice(voice)
-            if err:
-                return Synthesis(np.zeros(0, np.int16), [], err)
-            for p, value in params.items():
-                self.lib.espeak_SetParameter(p, value, 0)
-            self._chunks, self._marks, self._callback_error = [], [], None
-            rc = self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-            marks, self._chunks, self._marks = self._marks, [], []
-            error = self._callback_error or (f"espeak_Synth failed ({rc})" if rc != 0 else None)
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: compute, send the result, leave without cleanup handlers
+                try:
+                    os.close(read_fd)
+                    with os.fdopen(write_fd, "wb") as pipe:
+                        pipe.write(pickle.dumps(fn(*args)))
+                finally:
+                    os._exit(0)
+            os.close(write_fd)
+            with os.fdopen(read_fd, "rb") as pipe:
+                payload = pipe.read()
+            os.waitpid(pid, 0)
+        return pickle.loads(payload) if payload else None
+
+    def synth(self, text: str, voice: str, params: dict[int, int]) -> Synthesis:
+        res = self._in_child(self._synth_here, text, voice, params)
+        return res or Synthesis(np.zeros(0, np.int16), [], "espeak render process died")
+
+    def _synth_here(self, text: str, voice: str, params: dict[int, int]) -> Synthesis:
+        data = text.encode("utf-8") + b"\0"
+        err = self._set_voice(voice)
+        if err:
+            return Synthesis(np.zeros(0, np.int16), [], err)
+        for p, value in params.items():
+            self.lib.espeak_SetParameter(p, value, 0)
+        self._chunks, self._marks, self._callback_error = [], [], None
+        rc = self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        samples = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        marks, self._chunks, self._marks = self._marks, [], []
+        error = self._callback_error or (f"espeak_Synth failed ({rc})" if rc != 0 else None)
         return Synthesis(samples, marks, error)
 
     def phonemes(self, text: str, voice: str) -> str:
         """espeak's IPA with stress marks, clause by clause, words separated by spaces. espeak (as
         its ``--ipa``) ends some unstressed words with "-" (fr "lə- kˈa"): not IPA, so removed."""
+        return self._in_child(self._phonemes_here, text, voice) or ""
+
+    def _phonemes_here(self, text: str, voice: str) -> str:
         buf = ctypes.create_string_buffer(text.encode("utf-8"))
         ptr = ctypes.c_void_p(ctypes.addressof(buf))
         parts = []
-        with self.lock:
-            if self._voice.split(b"+")[0] != voice.encode() and self._set_voice(voice):
-                return ""
-            while ptr.value:
-                out = self.lib.espeak_TextToPhonemes(ctypes.byref(ptr), _CHARS_UTF8, _PHONEMES_IPA)
-                if out:
-                    parts.append(out.decode("utf-8", "replace").replace("-", "").strip())
+        if self._set_voice(voice):
+            return ""
+        while ptr.value:
+            out = self.lib.espeak_TextToPhonemes(ctypes.byref(ptr), _CHARS_UTF8, _PHONEMES_IPA)
+            if out:
+                parts.append(out.decode("utf-8", "replace").replace("-", "").strip())
         return " ".join(p for p in parts if p)
 
 
