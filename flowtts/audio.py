@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flowtts.atomic import FILE_MODE
 from flowtts.errors import FlowTTSError
 
 
@@ -76,20 +77,29 @@ def silence_ratio(samples: np.ndarray, sample_rate: int, threshold_db: float = -
     return float((db < db.max() + threshold_db).mean())
 
 
-def trim_silence(
+def voiced_bounds(
     samples: np.ndarray, sample_rate: int, threshold_db: float = -40.0, pad_ms: float = 100.0
-) -> np.ndarray:
-    """Cuts leading and trailing frames quieter than ``threshold_db`` below the peak frame,
-    keeping ``pad_ms`` of context on each side. Returns ``samples[a:b]`` (possibly empty)."""
-    frame = int(sample_rate * 0.02)
+) -> tuple[int, int] | None:
+    """``(a, b)`` such that ``samples[a:b]`` drops leading and trailing 20 ms frames quieter than
+    ``threshold_db`` below the peak frame, keeping ``pad_ms`` of context on each side; None when
+    every frame is below -80 dBFS (nothing to keep)."""
+    frame = int(sample_rate * 20 / 1000)  # as frame_db
     db = frame_db(samples, sample_rate)
     voiced = np.flatnonzero(db >= db.max() + threshold_db)
     if len(voiced) == 0 or db.max() < -80:
-        return samples[:0]
+        return None
     pad = int(sample_rate * pad_ms / 1000)
-    a = max(0, voiced[0] * frame - pad)
-    b = min(len(samples), (voiced[-1] + 1) * frame + pad)
-    return samples[a:b]
+    a = max(0, int(voiced[0]) * frame - pad)
+    b = min(len(samples), (int(voiced[-1]) + 1) * frame + pad)
+    return a, b
+
+
+def trim_silence(
+    samples: np.ndarray, sample_rate: int, threshold_db: float = -40.0, pad_ms: float = 100.0
+) -> np.ndarray:
+    """``samples`` cut to ``voiced_bounds`` (possibly empty)."""
+    bounds = voiced_bounds(samples, sample_rate, threshold_db, pad_ms)
+    return samples[:0] if bounds is None else samples[bounds[0] : bounds[1]]
 
 
 def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
@@ -134,21 +144,7 @@ def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate
     os.close(fd)
     try:
         sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, format=fmt, subtype="PCM_16")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Writes a text file through a temporary file, fsync and ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowtts.errors import FlowTTSError
+
 
 @dataclass
 class Report:
@@ -46,12 +48,12 @@ def fix_torchaudio() -> bool:
         return False
     libs = sorted((Path(spec.origin).parent / "lib").glob("*.so"))
     if not libs or not any(k in err for k in ("cuda", "CUDA", "Could not load this library")):
-        raise SystemExit(f"torchaudio fails to import for another reason: {err}")
+        raise FlowTTSError(f"torchaudio fails to import for another reason: {err}")
     for lib in libs:
         lib.unlink()
     ok, err = _imports("torchaudio")
     if not ok:
-        raise SystemExit(f"torchaudio still fails to import: {err}")
+        raise FlowTTSError(f"torchaudio still fails to import: {err}")
     print(f"doctor: removed {len(libs)} CUDA-linked torchaudio libraries; torchaudio now imports")
     return True
 
@@ -71,7 +73,10 @@ def check() -> Report:
 
 if __name__ == "__main__":
     if "--fix-torchaudio" in sys.argv:
-        fix_torchaudio()
+        try:
+            fix_torchaudio()
+        except FlowTTSError as e:
+            raise SystemExit(f"doctor: error: {e}") from e
     else:
         rep = check()
         print("\n".join(rep.lines))

@@ -72,12 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise FlowTTSError("--jobs must be at least 1")
     cfg = SynthConfig(
-        langs=tuple(x.strip() for x in args.langs.split(",") if x.strip()),
+        langs=tuple(dict.fromkeys(x.strip() for x in args.langs.split(",") if x.strip())),
         hours=args.hours,
         seed=args.seed,
         shard_size=args.shard_size,
         heldout_group_fraction=args.heldout_fraction,
-        engines=tuple(x.strip() for x in args.engines.split(",") if x.strip()),
+        engines=tuple(dict.fromkeys(x.strip() for x in args.engines.split(",") if x.strip())),
     )
     prepare_out_dir(args.out)  # fail on bad input before any download
     catalogue = available_catalogue(cfg.langs, cfg.engines)

@@ -26,11 +26,6 @@ class Catalogue:
         raise KeyError(voice_id)
 
 
-def engine_voices(engine: str) -> list[VoiceSpec]:
-    """All voices an engine offers, installed or not."""
-    return list(get_engine_class(engine).voices())
-
-
 def available_catalogue(langs: tuple[str, ...], engines: tuple[str, ...]) -> Catalogue:
     """Voices of ``langs`` that ``engines`` can render on this machine.
 

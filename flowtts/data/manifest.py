@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from flowtts.audio import write_text_atomic
+from flowtts.atomic import write_text_atomic
 
 SPLITS = ("train", "valid", "test")
 

@@ -138,13 +138,18 @@ def _lang_items(
         split: min(0.25, max(frac, cfg.min_eval_utterances / n_est))
         for split, frac in (("valid", cfg.valid_fraction), ("test", cfg.test_fraction))
     }
-    budgets = {**{k: v * budget for k, v in eval_frac.items()}}
+    budgets = {k: v * budget for k, v in eval_frac.items()}
     budgets["train"] = budget - sum(budgets.values())
     pools: dict[str, list[Sentence]] = defaultdict(list)
     for s in sentences:
         pools[_split_of(s.text, cfg)].append(s)
     seen_voices = [v for v in cat.voices[lang] if v.speaker_group not in held]
     held_voices = [v for v in cat.voices[lang] if v.speaker_group in held]
+    if not seen_voices:
+        raise FlowTTSError(
+            f"every {lang} voice belongs to a held-out speaker group, so none can speak training "
+            "text; lower --heldout-fraction or enable more engines"
+        )
     items: list[PlanItem] = []
     short = False
     for split in ("train", "valid", "test"):

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flowtts.audio import write_text_atomic
+from flowtts.atomic import write_text_atomic
 from flowtts.constants import LANGUAGES, SAMPLE_RATE
 from flowtts.data.clips import REASONS, ClipResult, ClipTask, Rejected, Source, process_clip
 from flowtts.data.manifest import Utterance, write_manifest

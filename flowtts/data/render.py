@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flowtts.audio import frame_db, normalize_loudness, resample, silence_ratio, write_audio_atomic
+from flowtts.audio import normalize_loudness, resample, silence_ratio, voiced_bounds, write_audio_atomic
 from flowtts.constants import SAMPLE_RATE
 from flowtts.data.catalog import Catalogue
 from flowtts.data.engines import Engine, get_engine_class
@@ -21,7 +21,7 @@ from flowtts.data.manifest import PhoneSpan, Utterance
 from flowtts.data.plan import PlanItem
 
 MAX_SILENCE_RATIO = 0.45  # share of 20 ms frames 45 dB below the loudest (research §9)
-SECONDS_PER_CHAR = (0.025, 0.16)  # plausible band; research measured 0.038–0.099 at rate 1.0
+PLAUSIBLE_SECONDS_PER_CHAR = (0.025, 0.16)  # acceptance band; research measured 0.038–0.099 at rate 1.0
 TRIM_DB = -40.0  # leading/trailing frames this far below the peak frame are cut
 PAD_S = 0.10  # silence kept on each side after trimming
 
@@ -39,9 +39,8 @@ class Outcome:
 class Renderer:
     """Holds one instance per engine for the life of a worker process."""
 
-    def __init__(self, catalogue: Catalogue, root: Path) -> None:
+    def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self.root = root
         self._engines: dict[str, Engine] = {}
 
     def engine(self, name: str) -> Engine:
@@ -71,14 +70,17 @@ class Renderer:
         wav = resample(res.samples, res.sample_rate, SAMPLE_RATE)  # [N] at 24 kHz
         if len(wav) == 0 or not np.isfinite(wav).all() or np.abs(wav).max() < 1e-4:
             return Outcome(item.id, drop_reason="empty_audio")
-        start, end = _voiced_bounds(wav)
+        bounds = voiced_bounds(wav, SAMPLE_RATE, TRIM_DB, PAD_S * 1000)
+        if bounds is None:  # every 20 ms frame below -80 dBFS
+            return Outcome(item.id, drop_reason="empty_audio")
+        start, end = bounds
         wav = wav[start:end]
         duration = len(wav) / SAMPLE_RATE
         sil = silence_ratio(wav, SAMPLE_RATE)
         if sil > MAX_SILENCE_RATIO:
             return Outcome(item.id, drop_reason="too_much_silence", drop_detail=f"{sil:.2f}")
         spc = duration * item.prosody.rate / max(1, len(spoken))
-        if not SECONDS_PER_CHAR[0] <= spc <= SECONDS_PER_CHAR[1]:
+        if not PLAUSIBLE_SECONDS_PER_CHAR[0] <= spc <= PLAUSIBLE_SECONDS_PER_CHAR[1]:
             return Outcome(item.id, drop_reason="implausible_duration", drop_detail=f"{spc:.3f} s/char")
         wav = normalize_loudness(wav, SAMPLE_RATE, target_lufs=-23.0)
         write_audio_atomic(audio_dir / f"{item.id}.flac", wav, SAMPLE_RATE)
@@ -103,17 +105,6 @@ class Renderer:
             license=voice.license,
         )
         return Outcome(item.id, row=row)
-
-
-def _voiced_bounds(wav: np.ndarray) -> tuple[int, int]:
-    """``[start, end)`` sample range after cutting quiet edges, keeping ``PAD_S`` on each side."""
-    frame = SAMPLE_RATE // 50  # 20 ms, as frame_db
-    db = frame_db(wav, SAMPLE_RATE)
-    voiced = np.flatnonzero(db >= db.max() + TRIM_DB)
-    pad = int(PAD_S * SAMPLE_RATE)
-    start = max(0, int(voiced[0]) * frame - pad)
-    end = min(len(wav), (int(voiced[-1]) + 1) * frame + pad)
-    return start, end
 
 
 def _shift_phones(phones: list[PhoneSpan] | None, offset: float, duration: float):

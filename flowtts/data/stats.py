@@ -60,7 +60,7 @@ def corpus_stats(root: str | Path) -> CorpusStats:
         v["seen"] &= row.seen_voice
     drops: Counter = Counter()
     for path in sorted((root / "drops").glob("*.json")):
-        drops.update(d["reason"] for d in json.loads(path.read_text()))
+        drops.update(d["reason"] for d in json.loads(path.read_text(encoding="utf-8")))
     s.hours = sum(by_lang.values())
     s.dropped = dict(drops.most_common())
     s.by_lang = dict(sorted(by_lang.items()))

@@ -24,7 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from flowtts import __version__
-from flowtts.audio import write_text_atomic
+from flowtts.atomic import write_text_atomic
 from flowtts.data.catalog import Catalogue, available_catalogue
 from flowtts.data.manifest import write_manifest
 from flowtts.data.plan import Plan, PlanItem, build_plan
@@ -71,8 +71,7 @@ _worker: dict = {}
 def _init_worker(catalogue: Catalogue, root: str) -> None:
     from flowtts.data.render import Renderer
 
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _worker["renderer"] = Renderer(catalogue, Path(root))
+    _worker["renderer"] = Renderer(catalogue)
     _worker["root"] = Path(root)
 
 
@@ -114,7 +113,10 @@ def _write_or_check_header(out: Path, cfg: SynthConfig, plan: Plan, cat: Catalog
     """Writes corpus.json / voices.json, or checks that an existing corpus has the same plan."""
     header = out / "corpus.json"
     if header.exists():
-        old = json.loads(header.read_text())
+        try:
+            old = json.loads(header.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise FlowTTSError(f"{header} is unreadable ({e}); choose a new --out") from e
         if old.get("plan_digest") != plan.digest:
             raise FlowTTSError(
                 f"{out} holds a corpus with a different plan (other settings, texts or installed "
@@ -184,10 +186,16 @@ def synthesize(
             ctx.Pool(max(1, jobs), _init_worker, (cat, str(out))) as pool,
             tqdm(total=n_items, unit="utt", disable=not progress, desc="synth", smoothing=0.1) as bar,
         ):
-            for res in pool.imap_unordered(_render_shard, sorted(pending.items())):
-                run_seconds += res.seconds
-                bar.update(res.kept + len(res.drops))
-                bar.set_postfix(audio_h=f"{run_seconds / 3600:.2f}")
+            try:
+                for res in pool.imap_unordered(_render_shard, sorted(pending.items())):
+                    run_seconds += res.seconds
+                    bar.update(res.kept + len(res.drops))
+                    bar.set_postfix(audio_h=f"{run_seconds / 3600:.2f}")
+            except OSError as e:  # disk full, folder removed under us: shards done so far are kept
+                raise FlowTTSError(
+                    f"writing the corpus failed ({e.strerror or e}); free the cause and re-run the same "
+                    "command to resume"
+                ) from e
     wall = time.monotonic() - t0
 
     stats = corpus_stats(out)

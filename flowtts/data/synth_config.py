@@ -61,8 +61,13 @@ class SynthConfig:
             raise FlowTTSError("no language given")
         if not self.hours > 0:
             raise FlowTTSError(f"--hours must be positive (got {self.hours})")
-        if not 0 <= self.valid_fraction + self.test_fraction < 0.5:
-            raise FlowTTSError("valid + test fractions must be below 0.5")
+        if (
+            min(self.valid_fraction, self.test_fraction) < 0
+            or self.valid_fraction + self.test_fraction >= 0.5
+        ):
+            raise FlowTTSError("valid and test fractions must be ≥ 0 and together below 0.5")
+        if not 0 <= self.heldout_group_fraction < 1:
+            raise FlowTTSError(f"held-out fraction must be in [0, 1) (got {self.heldout_group_fraction})")
         if self.shard_size < 1:
             raise FlowTTSError("shard size must be at least 1")
 

@@ -112,6 +112,8 @@ class _Paragraphs(HTMLParser):
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK and not self._skip:  # OSIS milestones such as <div sID=".." type="x-p"/>
             self._flush()
+        elif tag == "br":  # XHTML "<br/>" separates words just as "<br>" does
+            self._buf.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
         if not any(t == tag for t, _ in self._stack):

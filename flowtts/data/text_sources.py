@@ -21,12 +21,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from flowtts.atomic import write_text_atomic
 from flowtts.constants import LANGUAGES
 from flowtts.data.text_filter import Blocklist, LanguageCheck, SentenceFilter, Wordlist, dedup_key
 from flowtts.errors import FlowTTSError
 
 # Bump when a reader, filter rule or the catalogue changes: built languages are then rebuilt.
-TEXT_CORPUS_VERSION = 2
+TEXT_CORPUS_VERSION = 3
 BLOCKLIST_DIR = Path(__file__).parent / "resources" / "blocklist"
 
 
@@ -93,23 +94,11 @@ def load_sentences(lang: str, cache_dir: Path) -> list[Sentence]:
         raise FlowTTSError(f"cannot read {data} ({e}); delete it and rebuild the text corpus") from e
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; the cache is shared with the corpus builder
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_sentences(lang: str, cache_dir: Path, sentences: list[Sentence], seconds: float) -> dict:
     """Writes the sorted sentences and then the sidecar (so a crash never leaves a stale 'built')."""
     data, meta = _paths(cache_dir, lang)
     rows = sorted(sentences, key=lambda s: (s.source, s.text))
-    _atomic_write(data, "".join(json.dumps(asdict(s), ensure_ascii=False) + "\n" for s in rows))
+    write_text_atomic(data, "".join(json.dumps(asdict(s), ensure_ascii=False) + "\n" for s in rows))
     per_pkg = Counter(s.source.split(":", 1)[0] for s in rows)
     info = {
         **_stamp(lang),
@@ -119,7 +108,7 @@ def write_sentences(lang: str, cache_dir: Path, sentences: list[Sentence], secon
         "licenses": dict(sorted({s.source.split(":", 1)[0]: s.license for s in rows}.items())),
         "seconds": round(seconds, 1),
     }
-    _atomic_write(meta, json.dumps(info, ensure_ascii=False, indent=1) + "\n")
+    write_text_atomic(meta, json.dumps(info, ensure_ascii=False, indent=1) + "\n")
     return info
 
 

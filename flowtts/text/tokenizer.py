@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flowtts.atomic import write_bytes_atomic
 from flowtts.constants import LANGUAGES
 from flowtts.errors import FlowTTSError
 
@@ -86,20 +86,6 @@ class SpecialIds:
     next: int
     repeat: int
     langs: dict[str, int] = field(default_factory=dict)
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Writes through a temporary file, fsync and ``os.replace``: the file is complete or absent."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Tokenizer:
@@ -265,7 +251,7 @@ def train_tokenizer(
     tokenizer = Tokenizer(model.getvalue())
     if out_path is not None:
         try:
-            _write_bytes_atomic(out_path, tokenizer.serialized())
+            write_bytes_atomic(out_path, tokenizer.serialized())
         except OSError as e:
             raise FlowTTSError(f"cannot write {out_path}: {e.strerror or e}") from None
     return tokenizer

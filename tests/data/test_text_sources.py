@@ -175,3 +175,7 @@ def test_real_build_of_hindi(tmp_path: Path) -> None:
     sents = load_sentences("hi", tmp_path)
     assert all(tf.script_share(s.text, "hi") >= 0.9 for s in sents)
     assert not list(tmp_path.glob(".unpacked-*"))  # scratch tree removed
+
+
+def test_xhtml_line_break_separates_words() -> None:
+    assert tx.markup_paragraphs("<p>line one<br/>line two<br>three</p>") == ["line one line two three"]

@@ -209,14 +209,19 @@ class FestivalEngine(CommandLineEngine):
         name = voice.params.get("voice", "")
         return shutil.which("festival") is not None and any(Path(VOICE_ROOT).glob(f"*/{name}/festvox"))
 
-    def _process(self, name: str) -> _Festival:
-        """The process speaking voice ``name``: started on first use, at most MAX_PROCESSES kept."""
+    def _process(self, name: str) -> _Festival | str:
+        """The process speaking voice ``name``: started on first use, at most MAX_PROCESSES kept.
+        A string says why the voice could not be loaded (Festival would speak in its default voice)."""
         proc = self._procs.pop(name, None)
         if proc is None or not proc.alive():
             if proc is not None:
                 proc.close()
             proc = _Festival()
-            proc.ask(f"{_PRELUDE}\n(voice_{name})\n{_AFTER_VOICE}".encode(), 60)
+            reply = proc.ask(f"{_PRELUDE}\n(voice_{name})\n{_AFTER_VOICE}".encode(), 60)
+            errors = [line for line in reply.lines if "ERROR" in line]
+            if reply.error or errors:
+                proc.close()
+                return f"festival cannot load voice {name}: {reply.error or errors[0]}"
         self._procs[name] = proc  # most recently used last
         while len(self._procs) > MAX_PROCESSES:
             self._procs.pop(next(iter(self._procs))).close()
@@ -252,6 +257,8 @@ class FestivalEngine(CommandLineEngine):
         wav, segs = self._scratch.file(".wav"), self._scratch.file(".segs")
         try:
             proc = self._process(voice.params["voice"])
+            if isinstance(proc, str):
+                return failed(proc, rate)
             script = self._script(text, voice, prosody, wav, segs)
             reply = proc.ask(script.encode(encoding), timeout_for(text))
             if reply.error:
