@@ -6,7 +6,8 @@
 #
 # MBROLA, its voices, Pico and RHVoice live in Debian's contrib/non-free components, which a default
 # bookworm install does not list. We read them through a private APT configuration kept under
-# $FLOWTTS_APT_DIR (default ~/.cache/flowtts/apt) so the system's sources lists are never edited.
+# $FLOWTTS_APT_DIR (default $FLOWTTS_CACHE/apt, else ~/.cache/flowtts/apt), so the system's sources
+# lists are never edited.
 # Must run as root (or through sudo). Idempotent: a second run installs nothing new.
 set -euo pipefail
 
@@ -36,7 +37,7 @@ nonfree_full=(mbrola-us3 mbrola-fr3 mbrola-fr4 mbrola-fr5 mbrola-fr6 mbrola-fr7 
               rhvoice rhvoice-english)
 
 # Private APT config: the machine's own Debian mirror, with contrib and non-free added.
-apt_dir="${FLOWTTS_APT_DIR:-$HOME/.cache/flowtts/apt}"
+apt_dir="${FLOWTTS_APT_DIR:-${FLOWTTS_CACHE:-$HOME/.cache/flowtts}/apt}"
 mirror=$(grep -hoE 'https?://[^ ]*debian(/)?$|https?://[^ ]*/debian ' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
          | grep -v security | head -n1 | tr -d ' ' || true)
 mirror="${mirror:-http://deb.debian.org/debian}"

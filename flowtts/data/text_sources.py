@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flowtts.atomic import write_text_atomic
+from flowtts.cache import cache_home
 from flowtts.constants import LANGUAGES
 from flowtts.data.text_filter import Blocklist, LanguageCheck, SentenceFilter, Wordlist, dedup_key
 from flowtts.errors import FlowTTSError
@@ -43,8 +44,7 @@ class Sentence:
 
 def default_cache_dir() -> Path:
     """``$FLOWTTS_CACHE/text``, or ``~/.cache/flowtts/text``."""
-    base = os.environ.get("FLOWTTS_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "flowtts") / "text"
+    return cache_home() / "text"
 
 
 def check_langs(langs: list[str]) -> list[str]:
@@ -172,7 +172,7 @@ def apt_config() -> Path | None:
 
     All text packages are in ``main``, so without it the system's own sources work just as well.
     """
-    conf = Path(os.environ.get("FLOWTTS_APT_DIR", Path.home() / ".cache" / "flowtts" / "apt")) / "apt.conf"
+    conf = Path(os.environ.get("FLOWTTS_APT_DIR") or cache_home() / "apt") / "apt.conf"
     return conf if conf.exists() else None
 
 

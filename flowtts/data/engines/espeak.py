@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flowtts.cache import cache_home
 from flowtts.data.engines._cli import audio_problems, failed, nothing_to_say
 from flowtts.data.engines.base import Engine, Prosody, RenderResult, VoiceSpec
 from flowtts.data.manifest import PhoneSpan
@@ -196,7 +197,7 @@ def system_data_dir() -> Path:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("FLOWTTS_CACHE") or Path.home() / ".cache" / "flowtts") / "espeak"
+    return cache_home() / "espeak"
 
 
 def ensure_data_dir(variants: list[Variant] | None = None) -> Path:

@@ -188,7 +188,9 @@ def shift_pitch(lines: list[PhoLine], semitones: float, pitch_range: float) -> l
     shift = semitones / 12 * math.log(2)
 
     def f0(f: float) -> float:
-        g = math.exp(mean + pitch_range * (math.log(f) - mean) + shift) if f > 0 else f
+        if f <= 0:  # no pitch target: leave it so
+            return f
+        g = math.exp(mean + pitch_range * (math.log(f) - mean) + shift)
         return min(max(g, F0_LIMITS[0]), F0_LIMITS[1])
 
     return [replace(line, pitch=tuple((p, f0(f)) for p, f in line.pitch)) for line in lines]

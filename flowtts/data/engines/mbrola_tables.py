@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from flowtts.cache import cache_home
 from flowtts.errors import MissingSystemVoiceError
 
 MBROLA_DIR = Path("/usr/share/mbrola")
@@ -217,7 +218,7 @@ def espeak_version() -> tuple[str, Path]:
 
 def cache_root() -> Path:
     """``$FLOWTTS_CACHE/espeak-mbrola``, or ``~/.cache/flowtts/espeak-mbrola``."""
-    return Path(os.environ.get("FLOWTTS_CACHE") or Path.home() / ".cache" / "flowtts") / "espeak-mbrola"
+    return cache_home() / "espeak-mbrola"
 
 
 def installed_databases() -> dict[str, int]:
