@@ -314,6 +314,7 @@ class _Library:
         self._callback = _CALLBACK(self._on_audio)  # must outlive every synth call
         lib.espeak_SetSynthCallback(self._callback)
         self._voice = b""
+        self._phonemizer: _Phonemizer | None = None
 
     def _on_audio(self, wav, n, events) -> int:
         """Synth callback (runs inside espeak_Synth, same thread): copies samples and phone events."""
@@ -384,8 +385,19 @@ class _Library:
 
     def phonemes(self, text: str, voice: str) -> str:
         """espeak's IPA with stress marks, clause by clause, words separated by spaces. espeak (as
-        its ``--ipa``) ends some unstressed words with "-" (fr "lə- kˈa"): not IPA, so removed."""
-        return self._in_child(self._phonemes_here, text, voice) or ""
+        its ``--ipa``) ends some unstressed words with "-" (fr "lə- kˈa"): not IPA, so removed.
+
+        Answered by this process's phonemizer child (see ``_Phonemizer``), so that this process's
+        library stays pristine for the render children while IPA costs no fork per call."""
+        with self.lock:
+            for attempt in (0, 1):
+                if self._phonemizer is None or self._phonemizer.owner != os.getpid():
+                    self._phonemizer = _Phonemizer(self)
+                try:
+                    return self._phonemizer.ask(text, voice)
+                except (OSError, EOFError):  # the child died: start another once
+                    self._phonemizer = None
+        return ""
 
     def _phonemes_here(self, text: str, voice: str) -> str:
         buf = ctypes.create_string_buffer(text.encode("utf-8"))
@@ -398,6 +410,57 @@ class _Library:
             if out:
                 parts.append(out.decode("utf-8", "replace").replace("-", "").strip())
         return " ".join(p for p in parts if p)
+
+
+class _Phonemizer:
+    """A child forked once from a process whose library never rendered, answering IPA requests
+    in-process over two pipes. Phonemization does not depend on earlier calls (checked: 360
+    sentences in 9 languages in three orders, with renders in between, gave the same IPA as a
+    pristine process), so one long-lived child serves them all at ~0.5 ms per sentence."""
+
+    def __init__(self, lib: _Library) -> None:
+        req_r, req_w = os.pipe()
+        res_r, res_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: serve until the parent closes its end, then leave
+            try:
+                os.close(req_w)
+                os.close(res_r)
+                _serve_phonemes(lib, os.fdopen(req_r, "rb"), os.fdopen(res_w, "wb"))
+            finally:
+                os._exit(0)
+        os.close(req_r)
+        os.close(res_w)
+        self.owner = os.getpid()
+        self._requests = os.fdopen(req_w, "wb")
+        self._results = os.fdopen(res_r, "rb")
+
+    def ask(self, text: str, voice: str) -> str:
+        _send(self._requests, (text, voice))
+        return _receive(self._results)
+
+
+def _serve_phonemes(lib: _Library, requests, results) -> None:
+    while True:
+        try:
+            text, voice = _receive(requests)
+        except EOFError:
+            return
+        _send(results, lib._phonemes_here(text, voice))
+
+
+def _send(pipe, obj) -> None:
+    payload = pickle.dumps(obj)
+    pipe.write(len(payload).to_bytes(4, "little") + payload)
+    pipe.flush()
+
+
+def _receive(pipe):
+    head = pipe.read(4)
+    if len(head) < 4:
+        raise EOFError
+    payload = pipe.read(int.from_bytes(head, "little"))
+    return pickle.loads(payload)
 
 
 _LIB: _Library | None = None
