@@ -390,7 +390,7 @@ class _Library:
         Answered by this process's phonemizer child (see ``_Phonemizer``), so that this process's
         library stays pristine for the render children while IPA costs no fork per call."""
         with self.lock:
-            for attempt in (0, 1):
+            for _attempt in (0, 1):
                 if self._phonemizer is None or self._phonemizer.owner != os.getpid():
                     self._phonemizer = _Phonemizer(self)
                 try:
