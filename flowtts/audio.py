@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from flowtts.atomic import FILE_MODE
+from flowtts.atomic import atomic_path
 from flowtts.errors import FlowTTSError
 
 
@@ -132,20 +131,14 @@ def normalize_loudness(
 
 
 def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:
-    """Writes FLAC/WAV (by suffix) as 16-bit PCM through a temporary file and ``os.replace``, so a
-    killed process never leaves a truncated file under the final name."""
+    """Writes FLAC/WAV (by suffix) as 16-bit PCM through ``atomic_path``, so a killed process never
+    leaves a truncated file under the final name. Not fsync'ed (thousands per corpus shard); the
+    shard's manifest, written after its audio, is."""
     import soundfile as sf
 
     path = Path(path)
     fmt = {".flac": "FLAC", ".wav": "WAV"}.get(path.suffix.lower())
     if fmt is None:
         raise FlowTTSError(f"unsupported audio suffix {path.suffix!r} (use .flac or .wav)")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, format=fmt, subtype="PCM_16")
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -167,16 +167,16 @@ def _lang_items(
             est = len(s.text) * spc / prosody.rate
             items.append(
                 PlanItem(
-                    f"{lang}-{split}-{n:06d}",
-                    "",
-                    lang,
-                    split,
-                    s.text,
-                    s.source,
-                    voice.id,
-                    not use_held,
-                    prosody,
-                    round(est, 3),
+                    id=f"{lang}-{split}-{n:06d}",
+                    shard="",
+                    lang=lang,
+                    split=split,
+                    text=s.text,
+                    source=s.source,
+                    voice=voice.id,
+                    seen_voice=not use_held,
+                    prosody=prosody,
+                    est_seconds=round(est, 3),
                 )
             )
             used += est

@@ -19,12 +19,11 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flowtts.atomic import write_text_atomic
+from flowtts.atomic import ensure_writable_dirs, write_text_atomic
 from flowtts.constants import LANGUAGES, SAMPLE_RATE
 from flowtts.data.clips import REASONS, ClipResult, ClipTask, Rejected, Source, process_clip
 from flowtts.data.manifest import Utterance, write_manifest
@@ -248,11 +247,8 @@ def _clip_id(rel: Path) -> str:
 def _prepare_out(out: Path, voice: str, manifest: Path, report: Path) -> None:
     """Creates the output folders, checks they are writable and removes the previous manifest
     first, so an interrupted run never leaves a manifest that disagrees with the audio."""
+    ensure_writable_dirs([out / "audio" / voice, manifest.parent, report.parent], f"--out {out}")
     try:
-        for d in (out / "audio" / voice, manifest.parent, report.parent):
-            d.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=d):
-                pass
         for path in (manifest, report):
             path.unlink(missing_ok=True)
             for stray in path.parent.glob(f".{path.name}.*.part"):  # left by a killed write

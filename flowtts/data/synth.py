@@ -24,7 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from flowtts import __version__
-from flowtts.atomic import write_text_atomic
+from flowtts.atomic import ensure_writable_dirs, write_text_atomic
 from flowtts.data.catalog import Catalogue, available_catalogue
 from flowtts.data.manifest import write_manifest
 from flowtts.data.plan import Plan, PlanItem, build_plan
@@ -99,14 +99,7 @@ def _render_shard(job: tuple[str, list[PlanItem]]) -> ShardResult:
 
 def prepare_out_dir(out: Path) -> None:
     """Creates the corpus folder layout; a clear error if it cannot be written."""
-    try:
-        for sub in ("audio", "drops", "manifests"):
-            (out / sub).mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise FlowTTSError(f"cannot write to output folder {out}: {e.strerror or e}") from e
+    ensure_writable_dirs([out / sub for sub in ("audio", "drops", "manifests")], f"output folder {out}")
 
 
 def _write_or_check_header(out: Path, cfg: SynthConfig, plan: Plan, cat: Catalogue) -> None:

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from flowtts.atomic import write_text_atomic
+from flowtts.atomic import ensure_writable_dirs, write_text_atomic
 from flowtts.cache import cache_home
 from flowtts.constants import LANGUAGES
 from flowtts.data.text_filter import Blocklist, LanguageCheck, SentenceFilter, Wordlist, dedup_key
@@ -117,15 +117,6 @@ def _log(progress: bool, msg: str) -> None:
         print(f"[texts] {msg}", file=sys.stderr, flush=True)
 
 
-def _check_writable(cache_dir: Path) -> None:
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".probe"):
-            pass
-    except OSError as e:
-        raise FlowTTSError(f"text cache {cache_dir} is not writable ({e.strerror or e})") from e
-
-
 def build_text_corpus(langs: list[str], cache_dir: Path, progress: bool = True) -> dict[str, int]:
     """Builds (or reuses) ``<cache_dir>/<lang>.jsonl`` for each language; returns sentence counts.
 
@@ -146,7 +137,7 @@ def build_text_corpus(langs: list[str], cache_dir: Path, progress: bool = True) 
             _log(progress, f"{lang}: {counts[lang]} sentences already built")
     if not todo:
         return counts
-    _check_writable(cache_dir)
+    ensure_writable_dirs([cache_dir], f"text cache {cache_dir}")
     with PackageStore(cache_dir, progress) as store:
         store.fetch(sorted({p for lang in todo for p in packages_for(lang)}))
         for lang in todo:

@@ -81,6 +81,18 @@ def _rate_changes_duration(engine: Engine, voice: VoiceSpec) -> None:
     assert len(fast.samples) < 0.8 * len(slow.samples)
 
 
+def _render_checked(engine_name: str, voice_id: str, rate: int) -> tuple[Engine, VoiceSpec, RenderResult]:
+    """Builds the engine, checks the voice is available, renders SENTENCE cleanly at ``rate`` and
+    checks that the rate knob changes the duration."""
+    engine = get_engine_class(engine_name)()
+    voice = _voice(engine_name, voice_id)
+    assert engine.available(voice)
+    res = engine.render(SENTENCE, voice, Prosody())
+    _check_render(res, SENTENCE, rate)
+    _rate_changes_duration(engine, voice)
+    return engine, voice, res
+
+
 # espeak-ng ------------------------------------------------------------------------------------
 
 
@@ -170,16 +182,11 @@ def test_phone_spans_merge_pauses_and_cover_the_audio():
 
 
 def test_pico_renders_escaped_text_at_16k():
-    engine = get_engine_class("pico")()
-    voice = _voice("pico", "pico-en-US")
-    assert engine.available(voice)
+    engine, voice, res = _render_checked("pico", "pico-en-US", 16000)
+    assert 150 < _f0(res.samples, 16000) < 260  # a female voice read at its true rate
     text = "Fish & chips <cost> less than you think."
     assert "&amp;" in markup(text, Prosody()) and "<cost>" not in markup(text, Prosody())
     assert engine.render(text, voice, Prosody()).problems == []
-    res = engine.render(SENTENCE, voice, Prosody())
-    _check_render(res, SENTENCE, 16000)
-    assert 150 < _f0(res.samples, 16000) < 260  # a female voice read at its true rate
-    _rate_changes_duration(engine, voice)
     bad = replace(voice, params={"lang": "xx-XX"})
     assert engine.render(text, bad, Prosody()).problems  # engine error → problem, no raise
     scratch = engine._scratch.path()
@@ -188,14 +195,9 @@ def test_pico_renders_escaped_text_at_16k():
 
 
 def test_flite_renders_with_phone_times():
-    engine = get_engine_class("flite")()
-    voice = _voice("flite", "flite-kal16")
-    assert engine.available(voice)
-    res = engine.render(SENTENCE, voice, Prosody())
-    _check_render(res, SENTENCE, 16000)
+    engine, _, res = _render_checked("flite", "flite-kal16", 16000)
     _check_phones(res)  # flite's own clock ends with the audio: the rate is right
     assert {"ð", "ə", "k"} <= {p.phone for p in res.phones}
-    _rate_changes_duration(engine, voice)
     engine.close()
 
 
@@ -256,27 +258,17 @@ def test_missing_binary_raises_missing_system_voice(engine, monkeypatch):
 @needs_rhvoice
 @pytest.mark.voices
 def test_rhvoice_renders_at_24k():
-    engine = get_engine_class("rhvoice")()
-    voice = _voice("rhvoice", "rhvoice-slt")
-    assert engine.available(voice)
+    engine, _, res = _render_checked("rhvoice", "rhvoice-slt", 24000)
     assert "rhvoice-evgeniy-eng" not in {v.id for v in engine.voices()}
-    res = engine.render(SENTENCE, voice, Prosody())
-    _check_render(res, SENTENCE, 24000)
     assert 140 < _f0(res.samples, 24000) < 220
-    _rate_changes_duration(engine, voice)
     engine.close()
 
 
 @needs_festival
 @pytest.mark.voices
 def test_festival_renders_with_segments_and_rejects_non_latin1():
-    engine = get_engine_class("festival")()
-    voice = _voice("festival", "festival-kal")
-    assert engine.available(voice)
-    res = engine.render(SENTENCE, voice, Prosody())
-    _check_render(res, SENTENCE, 16000)
+    engine, _, res = _render_checked("festival", "festival-kal", 16000)
     _check_phones(res)
-    _rate_changes_duration(engine, voice)
     italian = _voice("festival", "festival-lp")
     assert "latin-1" in engine.render("La città ☃ è bella.", italian, Prosody()).problems[0]
     engine.close()

@@ -282,7 +282,8 @@ def load_library() -> ctypes.CDLL:
 
 
 class _Library:
-    """The initialised library of this process. Every method holds ``lock``."""
+    """The initialised library of this process. Public methods hold ``lock``; the ``*_here`` methods
+    run inside a child (a render child, or the phonemizer child)."""
 
     def __init__(self) -> None:
         lib = load_library()
@@ -344,11 +345,11 @@ class _Library:
         return None
 
     def _in_child(self, fn, *args):
-        """Runs ``fn(*args)`` in a forked child and returns its (pickled) result, or None if the
-        child died. espeak keeps synthesis and translation state in C statics (flutter and glottal
-        phases, mixed-noise positions, the translator's text position) that no API resets; this
-        process only ever initialises the library and forks, so every call starts from the same
-        pristine state and its result never depends on earlier calls. Costs ~2 ms per call."""
+        """Runs ``fn(*args)`` in a forked child and returns its result, or None if the child died.
+        espeak keeps synthesis state in C statics (flutter and glottal phases, mixed-noise
+        positions) that no API resets; this process only ever initialises the library and forks,
+        so every render starts from the same pristine state and never depends on earlier renders.
+        A fork costs about 4 ms here (a whole espeak render about 25 ms)."""
         with self.lock:
             read_fd, write_fd = os.pipe()
             pid = os.fork()
@@ -356,14 +357,17 @@ class _Library:
                 try:
                     os.close(read_fd)
                     with os.fdopen(write_fd, "wb") as pipe:
-                        pipe.write(pickle.dumps(fn(*args)))
+                        _send(pipe, fn(*args))
                 finally:
                     os._exit(0)
             os.close(write_fd)
             with os.fdopen(read_fd, "rb") as pipe:
-                payload = pipe.read()
+                try:
+                    result = _receive(pipe)
+                except EOFError:
+                    result = None
             os.waitpid(pid, 0)
-        return pickle.loads(payload) if payload else None
+        return result
 
     def synth(self, text: str, voice: str, params: dict[int, int]) -> Synthesis:
         res = self._in_child(self._synth_here, text, voice, params)
@@ -450,12 +454,14 @@ def _serve_phonemes(lib: _Library, requests, results) -> None:
 
 
 def _send(pipe, obj) -> None:
+    """One length-prefixed pickle over a pipe between this process and its own forked children."""
     payload = pickle.dumps(obj)
     pipe.write(len(payload).to_bytes(4, "little") + payload)
     pipe.flush()
 
 
 def _receive(pipe):
+    """The next object ``_send`` wrote; EOFError when the other end has closed."""
     head = pipe.read(4)
     if len(head) < 4:
         raise EOFError
