@@ -59,7 +59,7 @@ class Frames:
         if self.codebook_size < 1 or self.fsq_levels < 2:
             raise ValueError(f"bad codebook_size {self.codebook_size} or fsq_levels {self.fsq_levels}")
 
-    # --- sizes ----------------------------------------------------------------------------------------------
+    # --- sizes -------------------------------------------------------------------------------------------
 
     @property
     def batch_size(self) -> int:
@@ -83,7 +83,7 @@ class Frames:
     def duration_s(self) -> float:
         return self.num_frames / FRAME_RATE
 
-    # --- transforms -----------------------------------------------------------------------------------------
+    # --- transforms --------------------------------------------------------------------------------------
 
     def to(self, device: torch.device | str) -> Frames:
         return replace(self, semantic=self.semantic.to(device), acoustic=self.acoustic.to(device))
@@ -112,7 +112,7 @@ class Frames:
             acoustic=torch.cat([p.acoustic for p in parts], dim=1),
         )
 
-    # --- contents -------------------------------------------------------------------------------------------
+    # --- contents ----------------------------------------------------------------------------------------
 
     def check_values(self) -> None:
         """Raises ``ValueError`` unless ids are in [0, K) and acoustic values sit on the FSQ grid.
@@ -130,7 +130,7 @@ class Frames:
                 f"Frames.acoustic has values off the {self.fsq_levels}-level FSQ grid in [-1, 1]"
             )
 
-    # --- files ----------------------------------------------------------------------------------------------
+    # --- files -------------------------------------------------------------------------------------------
 
     def metadata(self) -> dict[str, str]:
         """The safetensors header written by ``save`` (safetensors metadata values are strings)."""

@@ -44,6 +44,7 @@ class VQConfig:
     dead_code_threshold: int = 100  # revive a code after this many training updates unused; 0 = never
     cosine: bool = True  # l2-normalise latents and codewords before the lookup (see module docstring)
     epsilon: float = 1e-5  # floor on cluster usage when dividing (an empty cluster keeps a finite codeword)
+    data_init: bool = False  # set the codebook from the first training batch's latents (see _data_init)
 
     def __post_init__(self) -> None:
         if not 2 <= self.codebook_size <= 8192:
@@ -116,8 +117,10 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("cluster_usage", torch.ones(k))
         self.register_buffer("unused_updates", torch.zeros(k, dtype=torch.long))
         self.register_buffer("usage_counts", torch.zeros(k), persistent=False)
+        if self.config.data_init:
+            self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
-    # --- codebook -------------------------------------------------------------------------------------------
+    # --- codebook ----------------------------------------------------------------------------------------
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(x, dim=-1) if self.config.cosine else x
@@ -140,7 +143,7 @@ class VectorQuantizer(nn.Module):
         # ‖z - e‖² = ‖z‖² - 2 z·e + ‖e‖²; ‖z‖² is the same for every code and drops out of the argmin.
         return (codebook.pow(2).sum(-1)[None, :] - 2 * z @ codebook.t()).argmin(dim=-1)
 
-    # --- forward --------------------------------------------------------------------------------------------
+    # --- forward -----------------------------------------------------------------------------------------
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> VQResult:
         """Quantizes ``x`` ``[B, T, C]``; ``mask`` ``[B, T]`` bool is True on real frames (default: all).
@@ -161,6 +164,8 @@ class VectorQuantizer(nn.Module):
         flat = z.reshape(b * t, c)  # [N, C]
         valid = mask.reshape(b * t)  # [N]
         with torch.no_grad():
+            if self.training and self.config.data_init and not bool(self.initialized):
+                self._data_init(flat[valid])
             indices = self.nearest(flat)  # [N]
             counts = torch.bincount(indices[valid], minlength=self.config.codebook_size).float()  # [K]
             if self.training:
@@ -196,6 +201,26 @@ class VectorQuantizer(nn.Module):
         self.embedding_sum.mul_(decay).add_(sums, alpha=1 - decay)
 
     @torch.no_grad()
+    def _data_init(self, z: torch.Tensor) -> None:
+        """First training batch: every codeword becomes a random valid latent plus a little noise.
+
+        A random codebook far from the encoder's outputs lets one code win every frame at the start
+        (collapse) until revival kicks in; starting on the data spreads the first assignments. Rank 0's
+        draw is broadcast so all ranks agree.
+        """
+        if z.shape[0] == 0:
+            return
+        k = self.config.codebook_size
+        new = z[torch.randint(0, z.shape[0], (k,), device=z.device)]  # [K, C]
+        new = self._normalize(new + 0.1 * z.std() * torch.randn_like(new))
+        if _distributed():
+            dist.broadcast(new, src=0)
+        self.embedding_sum.copy_(new)
+        self.cluster_usage.fill_(1.0)
+        self.unused_updates.zero_()
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
     def _revive_dead_codes(self, z: torch.Tensor, counts: torch.Tensor) -> None:
         """Re-initialises codes unused for ``dead_code_threshold`` updates from random latents ``z`` [N, C].
 
@@ -213,13 +238,18 @@ class VectorQuantizer(nn.Module):
         new = self.embedding_sum[dead] / self.cluster_usage[dead].clamp_min(self.config.epsilon)[:, None]
         if z.shape[0] > 0:  # this rank has valid frames: sample with replacement from them
             new = z[torch.randint(0, z.shape[0], (dead.numel(),), device=z.device)]  # [n_dead, C]
+            if dead.numel() > 1 and z.shape[0] > 1:
+                # Many codes can die at once (early training: thousands) while a batch has a few hundred
+                # frames, so draws repeat. Exact duplicates tie forever (argmax picks the first); a little
+                # noise, a tenth of the spread of the batch, lets duplicates split the cluster between them.
+                new = self._normalize(new + 0.1 * z.std(dim=0, keepdim=True) * torch.randn_like(new))
         if _distributed():
             dist.broadcast(new, src=0)
         self.embedding_sum[dead] = new
         self.cluster_usage[dead] = 1.0
         self.unused_updates[dead] = 0
 
-    # --- statistics -----------------------------------------------------------------------------------------
+    # --- statistics --------------------------------------------------------------------------------------
 
     def usage(self) -> VQUsage:
         """Fraction of codes used and perplexity since the last ``reset_usage()`` (valid frames only)."""

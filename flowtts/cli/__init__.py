@@ -14,7 +14,9 @@ from flowtts import __version__
 from flowtts.errors import FlowTTSError
 
 # Subcommand modules, each with ``add_parser(subparsers)``. A subcommand is listed only once it works.
-SUBCOMMANDS = ("data", "text", "doctor")
+SUBCOMMANDS = ("data", "text", "codec", "train", "doctor")
+# More subcommands come from installed plugins (see ``_add_plugins``).
+PLUGIN_GROUP = "flowtts.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in SUBCOMMANDS:
         importlib.import_module(f"flowtts.cli.{name}").add_parser(sub)
+    _add_plugins(sub)
     return parser
+
+
+def _add_plugins(sub: argparse._SubParsersAction) -> None:
+    """Subcommands from other installed packages: modules with ``add_parser(subparsers)`` listed under the
+    entry-point group ``flowtts.commands`` (e.g. ``flowtts eval``). A plugin that fails to load is
+    skipped with a warning, so it cannot break the built-in commands."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda ep: ep.name):
+        if ep.name in SUBCOMMANDS or ep.name in sub.choices:
+            continue
+        try:
+            ep.load().add_parser(sub)
+        except Exception as e:  # any plugin failure must leave the built-in commands usable
+            print(f"flowtts: warning: command plugin {ep.name!r} not loaded: {e}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

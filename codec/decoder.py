@@ -1,0 +1,149 @@
+"""Decoder: frames -> 24 kHz audio, with Vocos blocks (``vocos`` package) at hop 240.
+
+    frame inputs [B, T, vq.dim + fsq.dim]     semantic codeword ⊕ acoustic FSQ values, 12.5 Hz
+    -> linear + causal ConvNeXt ×2 (k3)       [B, 256, T]
+    -> linear ×8 and unfold                   [B, 256, 8T]     100 Hz (hop 240)
+    -> causal Vocos ConvNeXt ×8 (k7)          [B, 256, 8T]
+    -> LayerNorm + Vocos ISTFTHead (n_fft 960, "same")  [B, 1920·T]
+
+Every conv reads only the current and past steps. The only look-ahead is the ISTFT overlap: the last
+(960 - 240) / 2 = 360 samples of a frame also receive the window of the next hop, so the streaming decoder
+holds them back until the next frame arrives (15 ms, well inside the 2-frame budget). ``stream`` runs the
+same layers on pieces with a ``DecoderState`` and gives the same samples as ``forward`` (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from vocos.heads import ISTFTHead
+
+from codec.config import CodecConfig
+from codec.layers import CausalConvNeXtBlock, causal_pad
+from flowtts.constants import HOP_SAMPLES
+
+HOPS_PER_FRAME = 8
+
+
+@dataclass
+class DecoderState:
+    """Everything the decoder carries from one streamed piece to the next (batch-first tensors)."""
+
+    frame_past: list[torch.Tensor | None] = field(default_factory=list)  # per frame block: [B, C, k-1]
+    hop_past: list[torch.Tensor | None] = field(default_factory=list)  # per backbone block: [B, C, k-1]
+    ola: torch.Tensor | None = None  # [B, n_fft - hop] overlap-add sums of samples not final yet
+    envelope: torch.Tensor | None = None  # [n_fft - hop] sum of squared windows over the same samples
+    hops: int = 0  # hops decoded so far
+    emitted: int = 0  # output samples returned so far
+
+
+class Decoder(nn.Module):
+    def __init__(self, config: CodecConfig):
+        super().__init__()
+        d = config.decoder
+        self.n_fft = d.n_fft
+        self.inp = nn.Linear(config.vq.dim + config.fsq.dim, d.frame_dim)
+        self.frame_blocks = nn.ModuleList(
+            CausalConvNeXtBlock(d.frame_dim, 3 * d.frame_dim, d.frame_kernel, 1.0 / max(1, d.frame_blocks))
+            for _ in range(d.frame_blocks)
+        )
+        self.upsample = nn.Linear(d.frame_dim, HOPS_PER_FRAME * d.dim)
+        self.norm = nn.LayerNorm(d.dim, eps=1e-6)
+        self.blocks = nn.ModuleList(
+            CausalConvNeXtBlock(d.dim, d.intermediate_dim, d.kernel_size, 1.0 / d.num_layers)
+            for _ in range(d.num_layers)
+        )
+        self.final_norm = nn.LayerNorm(d.dim, eps=1e-6)
+        self.head = ISTFTHead(d.dim, n_fft=d.n_fft, hop_length=HOP_SAMPLES, padding="same")
+
+    # --- shared by one-shot and streaming -------------------------------------------------------------
+
+    def _hidden(self, x: torch.Tensor, state: DecoderState | None) -> torch.Tensor:
+        """Frame inputs ``[B, T, C_in]`` -> backbone output ``[B, 8T, dim]``; updates ``state`` if given."""
+        b, t, _ = x.shape
+        h = self.inp(x).transpose(1, 2)  # [B, frame_dim, T]
+        for i, block in enumerate(self.frame_blocks):
+            h = self._run_block(block, h, state.frame_past if state else None, i)
+        h = self.upsample(h.transpose(1, 2)).reshape(b, t * HOPS_PER_FRAME, -1)  # [B, 8T, dim]
+        h = self.norm(h).transpose(1, 2)  # [B, dim, 8T]
+        for i, block in enumerate(self.blocks):
+            h = self._run_block(block, h, state.hop_past if state else None, i)
+        return self.final_norm(h.transpose(1, 2))  # [B, 8T, dim]
+
+    @staticmethod
+    def _run_block(
+        block: CausalConvNeXtBlock, h: torch.Tensor, pasts: list[torch.Tensor | None] | None, i: int
+    ) -> torch.Tensor:
+        if pasts is None:
+            return block(h)
+        past = pasts[i]
+        padded = causal_pad(h, past, block.history)  # [B, C, history + T]
+        pasts[i] = padded[:, :, padded.shape[-1] - block.history :]
+        return block(h, past=padded[:, :, : block.history] if block.history else None)
+
+    def _spectrum(self, hidden: torch.Tensor) -> torch.Tensor:
+        """What ``vocos.heads.ISTFTHead.forward`` computes before its ISTFT: ``[B, L, dim]`` -> complex
+        ``[B, n_fft/2 + 1, L]`` (log-magnitude clipped at 100, phase as cos/sin)."""
+        x = self.head.out(hidden).transpose(1, 2)
+        mag, phase = x.chunk(2, dim=1)
+        mag = torch.clip(torch.exp(mag), max=1e2)
+        return mag * (torch.cos(phase) + 1j * torch.sin(phase))
+
+    # --- one-shot -------------------------------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Frame inputs ``[B, T, C_in]`` -> audio ``[B, 1920·T]``."""
+        return self.head.istft(self._spectrum(self._hidden(x, None)))
+
+    # --- streaming ---------------------------------------------------------------------------------------
+
+    def new_state(self) -> DecoderState:
+        return DecoderState(
+            frame_past=[None] * len(self.frame_blocks),
+            hop_past=[None] * len(self.blocks),
+        )
+
+    def stream(self, x: torch.Tensor, state: DecoderState) -> torch.Tensor:
+        """Decodes the next frames ``[B, T, C_in]`` (T >= 1) of a stream; returns the samples that are final.
+
+        A stream's first call returns ``1920·T - 360`` samples, later calls ``1920·T``; ``finish`` returns
+        the last 360. Updates ``state`` in place.
+        """
+        hidden = self._hidden(x, state)  # [B, 8T, dim]
+        frames = torch.fft.irfft(self._spectrum(hidden), self.n_fft, dim=1)  # [B, n_fft, L]
+        window = self.head.istft.window.to(frames.dtype)
+        frames = frames * window[None, :, None]
+        b, n, length = frames.shape
+        tail = n - HOP_SAMPLES
+        # Overlap-add the new windows onto the pending tail, in the coordinates of the first new hop.
+        span = length * HOP_SAMPLES + tail
+        ola = F.fold(frames, (1, span), (1, n), stride=(1, HOP_SAMPLES))[:, 0, 0]  # [B, span]
+        env = F.fold(
+            window.square().expand(1, length, -1).transpose(1, 2), (1, span), (1, n), stride=(1, HOP_SAMPLES)
+        )[0, 0, 0]  # [span]
+        if state.ola is not None:
+            ola[:, :tail] += state.ola
+            env[:tail] += state.envelope
+        state.ola, state.envelope = ola[:, -tail:].clone(), env[-tail:].clone()
+        final = length * HOP_SAMPLES  # samples before the next hop's window starts are complete
+        start = self._pad if state.hops == 0 else 0  # "same" padding trims the first 360 samples
+        state.hops += length
+        out = ola[:, start:final] / env[start:final]
+        state.emitted += out.shape[-1]
+        return out
+
+    def finish(self, state: DecoderState) -> torch.Tensor:
+        """The held-back samples at the end of a stream (360 per item; empty if nothing was decoded)."""
+        if state.ola is None:
+            return torch.zeros(0)
+        out = state.ola[:, : self._pad] / state.envelope[: self._pad]
+        state.emitted += out.shape[-1]
+        state.ola, state.envelope = state.ola[:, :0], state.envelope[:0]
+        return out
+
+    @property
+    def _pad(self) -> int:
+        return (self.n_fft - HOP_SAMPLES) // 2

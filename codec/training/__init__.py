@@ -1,0 +1,1 @@
+"""Training the codec: corpus audio, losses, the trainer behind ``flowtts train codec``."""
