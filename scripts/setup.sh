@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with a CPU-only torch and installs flowtts (editable) with the given extras.
 #
-#   scripts/setup.sh                 # extras train,serve,dev
+#   scripts/setup.sh                 # extras train,serve,evals,dev
 #   scripts/setup.sh train,dev       # pick extras
 #
 # FLOWTTS_TORCH_INDEX=https://download.pytorch.org/whl/cpu picks PyTorch's CPU wheel index on a machine
@@ -9,7 +9,7 @@
 # Idempotent: re-running it only installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-train,serve,dev}"
+extras="${1:-train,serve,evals,dev}"
 py="${PYTHON:-python3}"
 
 [ -x .venv/bin/python ] || "$py" -m venv .venv
