@@ -21,10 +21,66 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _model_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model folder (config.json, model.safetensors, codec.safetensors, …; default: the embedded "
+        "default model)",
+    )
+
+
+def _sampling_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--steps", type=_positive_int, default=None, help="flow-matching ODE steps (default: the model's, 8)"
+    )
+    p.add_argument(
+        "--cfg",
+        type=_non_negative_float,
+        default=None,
+        help="classifier-free guidance strength α (default: the model's, 1.2)",
+    )
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed of generation (default: 0)")
+
+
+def _out_flags(p: argparse.ArgumentParser, default_name: str) -> None:
+    p.add_argument("--out", default="reports", help="folder for the report files (default: reports)")
+    p.add_argument(
+        "--name", default=None, help=f"report file name without extension (default: {default_name})"
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
-        help="benchmarks: codec resynthesis quality, intelligibility, speed",
+        help="benchmarks: codec resynthesis, TTS intelligibility, voice similarity, speed, robustness",
         description="Evaluate models against the design targets and write JSON + Markdown reports.",
     )
     esub = p.add_subparsers(dest="eval_command", metavar="ACTION")
@@ -66,6 +122,276 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="report file name without extension (default: codec-<split>)",
     )
     c.set_defaults(func=run_codec)
+
+    i = esub.add_parser(
+        "intelligibility",
+        help="TTS intelligibility: ASR WER of our speech vs the corpus recordings of the same sentences",
+        description="Synthesize the held-out sentences of a corpus split spoken by seen voices, each voice "
+        "cloned from another of its clips (train/valid, 3–25 s), and judge our audio and the corpus "
+        "recording with the same recognizer (English: pocketsphinx, closed vocabulary over the evaluated "
+        "sentences; other languages have no independent judge and report only a codec phoneme proxy). "
+        "Target: WER ratio ours / corpus <= 1.2. Writes <out>/<name>.json and .md.",
+    )
+    _model_flag(i)
+    i.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+    i.add_argument(
+        "--lang",
+        default="en",
+        help="language code to evaluate, or 'all' (default: en, the only language with an independent judge)",
+    )
+    i.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "valid", "test"),
+        help="split of the sentences (default: test)",
+    )
+    i.add_argument(
+        "--held-out-voices",
+        action="store_true",
+        help="evaluate held-out voices instead of seen voices (the target is stated for seen voices)",
+    )
+    i.add_argument(
+        "--max-items",
+        type=_non_negative_int,
+        default=50,
+        metavar="N",
+        help="at most N sentences per language, voices taking turns; 0 = all (default: 50)",
+    )
+    i.add_argument("--no-proxy", action="store_true", help="skip the codec phoneme-head PER proxy")
+    i.add_argument("--save-audio", default=None, metavar="DIR", help="also write our audio to DIR/<id>.wav")
+    _sampling_flags(i)
+    _out_flags(i, "intelligibility-<lang>-<split>")
+    i.set_defaults(func=run_intelligibility)
+
+    s = esub.add_parser(
+        "similarity",
+        help="voice cloning: speaker-encoder cosine of our speech vs two real clips of the voice",
+        description="For seen and held-out voices of a corpus split: clone each voice from clip A, speak the "
+        "text of clip A', and compare cosine(ours, real clip B) with cosine(real A', real B) under the "
+        "resemblyzer speaker encoder. Target: ratio >= 0.9 for both groups. Writes <out>/<name>.json and "
+        ".md.",
+    )
+    _model_flag(s)
+    s.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+    s.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "valid", "test"),
+        help="split of clips A' and B (default: test)",
+    )
+    s.add_argument(
+        "--max-voices",
+        type=_non_negative_int,
+        default=10,
+        metavar="N",
+        help="at most N voices per group (seen / held-out), languages taking turns; 0 = all (default: 10)",
+    )
+    s.add_argument(
+        "--pairs",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="(A', B) clip pairs per voice, averaged (default: 2)",
+    )
+    s.add_argument("--langs", default=None, help="comma-separated languages to include (default: all)")
+    s.add_argument("--save-audio", default=None, metavar="DIR", help="also write our audio to DIR")
+    _sampling_flags(s)
+    _out_flags(s, "similarity-<split>")
+    s.set_defaults(func=run_similarity)
+
+    b = esub.add_parser(
+        "bench",
+        help="speed: real-time factor, time to first audio, per-frame split (library, batch 1, 2 threads)",
+        description="Time the Python library on CPU, batch 1: real-time factor of tts.synthesize on a ~10 s "
+        "text (median), time to first audio of tts.stream (p50/p95, warm), backbone+flow vs codec time per "
+        "frame, and the load average (timings on a busy machine are not comparable). Writes "
+        "<out>/<name>.json and .md. The server benchmark is not implemented yet.",
+    )
+    _model_flag(b)
+    b.add_argument("--voice", default=None, help="voice name (default: the model's first preset voice)")
+    b.add_argument("--text", default=None, help="text to time (default: a fixed English text of about 10 s)")
+    b.add_argument("--lang", default="en", help="language of the text (default: en)")
+    b.add_argument(
+        "--runs",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="timed synthesize runs for the RTF (default: 5)",
+    )
+    b.add_argument(
+        "--ttfa-runs",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="stream calls for the time to first audio (default: 20)",
+    )
+    b.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="torch threads while timing (default: 2)",
+    )
+    _sampling_flags(b)
+    _out_flags(b, "bench")
+    b.set_defaults(func=run_bench)
+
+    r = esub.add_parser(
+        "robustness",
+        help="hard inputs (one word, 1,000 characters, numbers, emoji, only punctuation, …) under a "
+        "time limit",
+        description="Run a fixed list of hard inputs through tts.synthesize, each under a wall-clock limit, "
+        "and check that nothing hangs, runs past the length cap, ends early (< 0.25 frames per character), "
+        "gives NaN or peaks above 1, and that inputs with nothing speakable fail with a clean error. "
+        "Writes <out>/<name>.json and .md.",
+    )
+    _model_flag(r)
+    r.add_argument("--voice", default=None, help="voice name (default: the model's first preset voice)")
+    r.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=120.0,
+        metavar="S",
+        help="wall-clock limit per input in seconds (default: 120)",
+    )
+    r.add_argument(
+        "--only", default=None, metavar="NAMES", help="comma-separated input names to run (default: all)"
+    )
+    r.add_argument("--list", action="store_true", help="list the inputs and exit")
+    _sampling_flags(r)
+    _out_flags(r, "robustness")
+    r.set_defaults(func=run_robustness)
+
+
+def _report_name(name: str | None, default: str) -> str:
+    from flowtts.errors import FlowTTSError
+
+    name = name or default
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise FlowTTSError(f"--name {name!r}: give a plain file name without folders")
+    return name
+
+
+def _check_inputs(args: argparse.Namespace, corpus: bool) -> None:
+    from pathlib import Path
+
+    from flowtts.atomic import ensure_writable_dirs
+    from flowtts.errors import FlowTTSError
+
+    if corpus and not Path(args.corpus).is_dir():
+        raise FlowTTSError(f"corpus folder {args.corpus} does not exist")
+    if args.model is not None and not Path(args.model).is_dir():
+        raise FlowTTSError(f"model folder {args.model} does not exist")
+    ensure_writable_dirs([Path(args.out)], "the report folder")
+
+
+def _finish(args: argparse.Namespace, name: str, report: dict, markdown: str) -> int:
+    from evals.report import write_report
+
+    json_path, md_path = write_report(args.out, name, report, markdown)
+    for ch in report["checks"]:
+        value = "not measured" if ch["value"] is None else f"{ch['value']:.3g}"
+        result = {True: "pass", False: "FAIL", None: "-"}[ch["pass"]]
+        print(f"{ch['label']:<60} {value:>14}  {ch['op']} {ch['target']:g}  {result}")
+    print(f"verdict: {report['verdict']}")
+    print(f"report: {json_path} {md_path}", file=sys.stderr)
+    return 0
+
+
+def run_intelligibility(args: argparse.Namespace) -> int:
+    from evals.tts_eval import intelligibility, render_intelligibility
+
+    _check_inputs(args, corpus=True)
+    name = _report_name(args.name, f"intelligibility-{args.lang}-{args.split}")
+    report = intelligibility(
+        args.model,
+        args.corpus,
+        lang=args.lang,
+        split=args.split,
+        seen=not args.held_out_voices,
+        max_items=args.max_items or None,
+        steps=args.steps,
+        cfg=args.cfg,
+        seed=args.seed,
+        phoneme_proxy=not args.no_proxy,
+        save_audio=args.save_audio,
+    )
+    return _finish(args, name, report, render_intelligibility(report))
+
+
+def run_similarity(args: argparse.Namespace) -> int:
+    from evals.tts_eval import render_similarity, similarity
+
+    _check_inputs(args, corpus=True)
+    name = _report_name(args.name, f"similarity-{args.split}")
+    langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs else None
+    report = similarity(
+        args.model,
+        args.corpus,
+        split=args.split,
+        max_voices=args.max_voices or None,
+        pairs_per_voice=args.pairs,
+        langs=langs,
+        steps=args.steps,
+        cfg=args.cfg,
+        seed=args.seed,
+        save_audio=args.save_audio,
+    )
+    return _finish(args, name, report, render_similarity(report))
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from evals.bench import BENCH_TEXT, benchmark, render_markdown
+
+    _check_inputs(args, corpus=False)
+    name = _report_name(args.name, "bench")
+    report = benchmark(
+        args.model,
+        text=args.text if args.text is not None else BENCH_TEXT,
+        voice=args.voice,
+        lang=args.lang,
+        runs=args.runs,
+        ttfa_runs=args.ttfa_runs,
+        threads=args.threads,
+        steps=args.steps,
+        cfg=args.cfg,
+        seed=args.seed,
+    )
+    return _finish(args, name, report, render_markdown(report))
+
+
+def run_robustness(args: argparse.Namespace) -> int:
+    from evals.robustness import HARD_INPUTS, render_markdown, robustness
+    from flowtts.errors import FlowTTSError
+
+    if args.list:
+        for case in HARD_INPUTS:
+            kind = "speakable" if case.speakable else "must be refused"
+            print(f"{case.name:<24} {len(case.text):>5} chars  {kind:<16} {case.description}")
+        return 0
+    cases = list(HARD_INPUTS)
+    if args.only:
+        wanted = [x.strip() for x in args.only.split(",") if x.strip()]
+        known = {c.name for c in HARD_INPUTS}
+        unknown = [w for w in wanted if w not in known]
+        if unknown or not wanted:
+            raise FlowTTSError(
+                f"--only: unknown input {', '.join(unknown) or '(none given)'} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        cases = [c for c in HARD_INPUTS if c.name in wanted]
+    _check_inputs(args, corpus=False)
+    name = _report_name(args.name, "robustness")
+    report = robustness(
+        args.model,
+        cases=cases,
+        timeout_s=args.timeout,
+        voice=args.voice,
+        steps=args.steps,
+        cfg=args.cfg,
+        seed=args.seed,
+    )
+    return _finish(args, name, report, render_markdown(report))
 
 
 def run_codec(args: argparse.Namespace) -> int:

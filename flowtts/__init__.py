@@ -6,3 +6,10 @@ Importing this package is cheap: heavy modules (torch, the corpus builder) load 
 """
 
 __version__ = "0.1.0"
+
+
+def load(model=None, device: str = "cpu", voices_dir=None):
+    """Loads a model folder (default: the embedded default model) -> ``flowtts.api.TTS``."""
+    from flowtts.api import load as _load
+
+    return _load(model, device=device, voices_dir=voices_dir)

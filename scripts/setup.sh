@@ -19,6 +19,12 @@ idx=()
 
 "${pip[@]}" install "${idx[@]}" -c constraints.txt torch==2.13.0
 "${pip[@]}" install "${idx[@]}" -c constraints.txt -e ".[${extras}]"
+# The speaker judge: resemblyzer's own requirements (webrtcvad sdist needing pkg_resources, the obsolete
+# typing sdist) break at import, so it goes in without them; the evals extra brings librosa and
+# webrtcvad-wheels (same module) instead. pip skips it when already installed.
+case ",${extras}," in
+*,evals,*) "${pip[@]}" install "${idx[@]}" --no-deps -c constraints.txt "resemblyzer>=0.1.4" ;;
+esac
 # vocos imports torchaudio, whose only registry build links CUDA libraries; make it import on CPU torch.
 .venv/bin/python -m flowtts.doctor --fix-torchaudio
 echo "setup: .venv ready (extras: ${extras})"

@@ -18,17 +18,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import signal
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from codec.model import Codec
 from codec.phonemes import build_inventory, ipa_to_phones
@@ -37,7 +33,17 @@ from codec.training.config import CodecTrainConfig
 from codec.training.dataset import Batch, BatchSampler, CorpusAudio
 from codec.training.losses import SpectralLoss
 from flowtts.atomic import write_text_atomic
-from flowtts.errors import FlowTTSError
+from flowtts.training.loop import (
+    StopFlag,
+    any_rank,
+    append_log,
+    barrier,
+    init_distributed,
+    latest_checkpoint,
+    load_checkpoint,
+    pick_device,
+    save_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -45,86 +51,6 @@ class TrainResult:
     step: int
     out: Path
     stopped_early: bool  # True when --max-minutes or a signal ended the run before `steps`
-
-
-@dataclass(frozen=True)
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _init_distributed(device: torch.device) -> Dist:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def _barrier(d: Dist) -> None:
-    if d.world > 1:
-        dist.barrier()
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise FlowTTSError("--device cuda: no CUDA device is available")
-    return torch.device(name)
-
-
-# --- checkpoints ----------------------------------------------------------------------------------------
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint folder (one with state.json), or None."""
-    root = out / "checkpoints"
-    done = [p for p in root.glob("step-*") if (p / "state.json").exists() and not p.name.endswith(".tmp")]
-    return max(done, key=lambda p: int(p.name.split("-")[1])) if done else None
-
-
-def _save_checkpoint(out: Path, model: Codec, optim, disc, disc_optim, state: dict, keep: int) -> Path:
-    root = out / "checkpoints"
-    final = root / f"step-{state['step']:08d}"
-    tmp = root / f"step-{state['step']:08d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(
-        {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors"
-    )
-    torch.save(optim.state_dict(), tmp / "optimizer.pt")
-    if disc is not None:
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in disc.state_dict().items()}, tmp / "disc.safetensors"
-        )
-        torch.save(disc_optim.state_dict(), tmp / "disc_optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in sorted(root.glob("step-*"), key=lambda p: p.name)[:-keep]:
-        if not old.name.endswith(".tmp"):
-            shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-# --- the loop -------------------------------------------------------------------------------------------
-
-
-class _Stop:
-    """Set by SIGTERM/SIGINT: finish the step, checkpoint, exit."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self, signum, frame) -> None:
-        self.requested = True
 
 
 def lr_at(config: CodecTrainConfig, step: int) -> float:
@@ -145,7 +71,7 @@ def train(
 ) -> TrainResult:
     out = Path(out)
     dev = pick_device(device)
-    d = _init_distributed(dev)
+    d = init_distributed(dev)
     if dev.type == "cuda":
         dev = torch.device("cuda", d.local_rank)
         torch.cuda.set_device(dev)
@@ -166,7 +92,7 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         train_audio = CorpusAudio(corpus, ("train",))
         valid_audio = CorpusAudio(corpus, ("valid",))
-    _barrier(d)
+    barrier(d)
     if not d.main:
         train_audio = CorpusAudio(corpus, ("train",))
         valid_audio = CorpusAudio(corpus, ("valid",))
@@ -189,14 +115,10 @@ def train(
 
         disc = MultiResolutionDiscriminator(fft_sizes=tuple(adv.fft_sizes)).to(dev)
         disc_optim = torch.optim.AdamW(disc.parameters(), lr=adv.lr, betas=config.betas)
+    modules = {"model": model} | ({"disc": disc} if disc is not None else {})
+    optimizers = {"optimizer": optim} | ({"disc_optimizer": disc_optim} if disc_optim is not None else {})
     if ckpt is not None:
-        model.load_state_dict(load_file(ckpt / "model.safetensors", device=str(dev)))
-        optim.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location=dev, weights_only=True))
-        if disc is not None and (ckpt / "disc.safetensors").exists():
-            disc.load_state_dict(load_file(ckpt / "disc.safetensors", device=str(dev)))
-            disc_optim.load_state_dict(
-                torch.load(ckpt / "disc_optimizer.pt", map_location=dev, weights_only=True)
-            )
+        load_checkpoint(ckpt, modules, optimizers, dev)
     ddp_model = model
     if d.world > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
@@ -219,8 +141,6 @@ def train(
     )
     validator = Validator(valid_audio, config, out) if d.main else None
 
-    stop = _Stop()
-    old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     bar = None
     if d.main and progress:
         from tqdm import tqdm
@@ -235,84 +155,69 @@ def train(
     def checkpoint() -> None:
         nonlocal last_ckpt
         if d.main:
-            _save_checkpoint(
-                out,
-                model,
-                optim,
-                disc.module if isinstance(disc, torch.nn.parallel.DistributedDataParallel) else disc,
-                disc_optim,
-                {"step": step, "epoch": epoch, "position": position, "config": config.to_dict()},
-                config.keep_checkpoints,
-            )
+            state = {"step": step, "epoch": epoch, "position": position, "config": config.to_dict()}
+            save_checkpoint(out, step, modules, optimizers, state, config.keep_checkpoints)
         last_ckpt = time.monotonic()
 
-    try:
-        while step < config.steps:
-            for batch in sampler.iterate(epoch, position):
-                if step >= config.steps:
-                    break
-                lr = lr_at(config, step)
-                for group in optim.param_groups:
-                    group["lr"] = lr
-                logs = _train_step(
-                    ddp_model, model, disc, optim, disc_optim, batch, config, spectral_loss, step, dev
-                )
-                step += 1
-                position += 1
-                logs["lr"] = lr
-                for k, v in logs.items():
-                    meter[k] = meter.get(k, 0.0) + v
-                meter["n"] = meter.get("n", 0) + 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(mel=f"{logs['mel']:.3f}", ctc=f"{logs.get('ctc', 0):.2f}", refresh=False)
-                if d.main and step % config.log_every == 0:
-                    n = meter.pop("n")
-                    row = {k: round(v / n, 5) for k, v in meter.items()}
-                    row.update(step=step, sec_per_step=round((time.monotonic() - t_log) / n, 3))
-                    _append_log(out, {"kind": "train", **row})
-                    meter, t_log = {}, time.monotonic()
-                if validator is not None and step % config.val_every == 0:
-                    metrics = validator.run(model, step)
-                    _append_log(out, {"kind": "valid", "step": step, **metrics})
-                    save_codec(
-                        model, out / "codec.safetensors", {"step": str(step), "valid": json.dumps(metrics)}
+    with StopFlag() as stop:
+        try:
+            while step < config.steps:
+                for batch in sampler.iterate(epoch, position):
+                    if step >= config.steps:
+                        break
+                    lr = lr_at(config, step)
+                    for group in optim.param_groups:
+                        group["lr"] = lr
+                    logs = _train_step(
+                        ddp_model, model, disc, optim, disc_optim, batch, config, spectral_loss, step, dev
                     )
+                    step += 1
+                    position += 1
+                    logs["lr"] = lr
+                    for k, v in logs.items():
+                        meter[k] = meter.get(k, 0.0) + v
+                    meter["n"] = meter.get("n", 0) + 1
                     if bar is not None:
-                        bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-                    model.train()
-                timed_out = max_minutes is not None and (time.monotonic() - started) / 60 >= max_minutes
-                if _any_rank(stop.requested or timed_out, dev, d):
-                    stopped_early = True
-                    break
-                if time.monotonic() - last_ckpt >= config.checkpoint_minutes * 60:
-                    checkpoint()
-            else:
-                epoch, position = epoch + 1, 0
-                continue
-            break
-        checkpoint()
-    finally:
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
-        if bar is not None:
-            bar.close()
+                        bar.update(1)
+                        bar.set_postfix(
+                            mel=f"{logs['mel']:.3f}", ctc=f"{logs.get('ctc', 0):.2f}", refresh=False
+                        )
+                    if d.main and step % config.log_every == 0:
+                        n = meter.pop("n")
+                        row = {k: round(v / n, 5) for k, v in meter.items()}
+                        row.update(step=step, sec_per_step=round((time.monotonic() - t_log) / n, 3))
+                        append_log(out, {"kind": "train", **row})
+                        meter, t_log = {}, time.monotonic()
+                    if validator is not None and step % config.val_every == 0:
+                        metrics = validator.run(model, step)
+                        append_log(out, {"kind": "valid", "step": step, **metrics})
+                        save_codec(
+                            model,
+                            out / "codec.safetensors",
+                            {"step": str(step), "valid": json.dumps(metrics)},
+                        )
+                        if bar is not None:
+                            bar.write(
+                                f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+                            )
+                        model.train()
+                    timed_out = max_minutes is not None and (time.monotonic() - started) / 60 >= max_minutes
+                    if any_rank(stop.requested or timed_out, dev, d):
+                        stopped_early = True
+                        break
+                    if time.monotonic() - last_ckpt >= config.checkpoint_minutes * 60:
+                        checkpoint()
+                else:
+                    epoch, position = epoch + 1, 0
+                    continue
+                break
+            checkpoint()
+        finally:
+            if bar is not None:
+                bar.close()
     if d.main and not (out / "codec.safetensors").exists():
         save_codec(model, out / "codec.safetensors", {"step": str(step)})
     return TrainResult(step=step, out=out, stopped_early=stopped_early)
-
-
-def _any_rank(flag: bool, dev: torch.device, d: Dist) -> bool:
-    if d.world == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=dev)
-    dist.all_reduce(t)
-    return bool(t.item() > 0)
-
-
-def _append_log(out: Path, row: dict) -> None:
-    with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
 
 
 def _train_step(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-DATA_SUBCOMMANDS = ("texts", "synth", "stats", "prepare")
+DATA_SUBCOMMANDS = ("texts", "synth", "stats", "prepare", "encode")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

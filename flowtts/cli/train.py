@@ -1,4 +1,4 @@
-"""``flowtts train``: training runs (``codec`` now; the TTS model joins it). Resumable, DDP under torchrun."""
+"""``flowtts train codec|tts``: training runs. Resumable; DDP under torchrun."""
 
 from __future__ import annotations
 
@@ -38,6 +38,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--steps", type=int, default=None, help="override the config's total number of steps")
     c.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     c.set_defaults(func=run_codec)
+    t = tsub.add_parser(
+        "tts",
+        help="train the TTS model (backbone + flow head) on codec frames of a corpus",
+        description="Train the TTS model. The corpus's codec frames are computed once (resumable) under "
+        "CORPUS/frames/<codec-id>/. Re-running the same command with the same --out resumes. OUT/model/ is a "
+        "complete model folder, refreshed at each validation.",
+    )
+    t.add_argument("--config", required=True, help="TOML training config (see configs/tts.toml)")
+    t.add_argument(
+        "--corpus", required=True, help="corpus folder (from `flowtts data synth` or `data prepare`)"
+    )
+    t.add_argument("--codec", required=True, help="codec.safetensors (from `flowtts train codec`)")
+    t.add_argument("--tokenizer", required=True, help="tokenizer.model (from `flowtts text train-tokenizer`)")
+    t.add_argument("--out", required=True, help="run folder: checkpoints, logs, samples, model/")
+    t.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    t.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="checkpoint and stop after M minutes of wall time (resume later with the same command)",
+    )
+    t.add_argument("--steps", type=int, default=None, help="override the config's total number of steps")
+    t.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
+    t.set_defaults(func=run_tts)
 
 
 def run_codec(args: argparse.Namespace) -> int:
@@ -66,4 +91,41 @@ def run_codec(args: argparse.Namespace) -> int:
     print(
         f"codec training {state} at step {result.step}: {result.out / 'codec.safetensors'}", file=sys.stderr
     )
+    return 0
+
+
+def run_tts(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from flowtts.atomic import ensure_writable_dirs
+    from flowtts.errors import FlowTTSError
+    from flowtts.training.tts_config import TTSTrainConfig
+    from flowtts.training.tts_trainer import train_tts
+
+    config = TTSTrainConfig.load(args.config)
+    if args.steps is not None:
+        if args.steps < 1:
+            raise FlowTTSError("--steps must be >= 1")
+        config = replace(config, steps=args.steps)
+    if not (Path(args.corpus) / "manifests").is_dir():
+        raise FlowTTSError(f"{args.corpus}: not a corpus folder (no manifests/)")
+    for what, path in (("--codec", args.codec), ("--tokenizer", args.tokenizer)):
+        if not Path(path).is_file():
+            raise FlowTTSError(f"{what} {path}: no such file")
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        raise FlowTTSError("--max-minutes must be > 0")
+    ensure_writable_dirs([Path(args.out)], args.out)
+    result = train_tts(
+        config,
+        args.corpus,
+        args.codec,
+        args.tokenizer,
+        args.out,
+        args.device,
+        args.max_minutes,
+        not args.no_progress,
+    )
+    state = "stopped (resume with the same command)" if result.stopped_early else "finished"
+    print(f"TTS training {state} at step {result.step}: {result.out / 'model'}", file=sys.stderr)
     return 0

@@ -1,0 +1,1 @@
+"""Training: shared run plumbing (``loop.py``) and the TTS model's data and trainer."""

@@ -1,0 +1,269 @@
+"""The TTS training loop behind ``flowtts train tts``: one process or many under ``torchrun`` (DDP).
+
+Inputs: a corpus, a trained codec and a tokenizer. The corpus's codec frames are computed once
+(``<corpus>/frames/<codec-id>/``, resumable) before the first step. The run folder gets the same
+layout as the codec's (config.json, log.jsonl, checkpoints/, samples/) plus ``model/``: a complete model
+folder (config.json, model.safetensors, codec.safetensors, tokenizer.model, voices/) refreshed at each
+validation, which ``flowtts.load`` and ``flowtts say --model`` read directly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from flowtts.data.frames_store import codec_id, encode_corpus, load_frames
+from flowtts.data.manifest import iter_corpus
+from flowtts.errors import FlowTTSError
+from flowtts.model.tts import TTSModel
+from flowtts.text.tokenizer import Tokenizer
+from flowtts.training.loop import (
+    StopFlag,
+    any_rank,
+    append_log,
+    barrier,
+    init_distributed,
+    latest_checkpoint,
+    load_checkpoint,
+    pick_device,
+    save_checkpoint,
+)
+from flowtts.training.tts_config import TTSTrainConfig
+from flowtts.training.tts_data import TTSBatchSampler, TTSDataset
+
+
+@dataclass(frozen=True)
+class TTSTrainResult:
+    step: int
+    out: Path
+    stopped_early: bool
+
+
+def lr_at(config: TTSTrainConfig, step: int) -> float:
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * progress))
+
+
+def _optimizer(model: TTSModel, config: TTSTrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+
+
+def train_tts(
+    config: TTSTrainConfig,
+    corpus: str | os.PathLike,
+    codec_path: str | os.PathLike,
+    tokenizer_path: str | os.PathLike,
+    out: str | os.PathLike,
+    device: str = "auto",
+    max_minutes: float | None = None,
+    progress: bool = True,
+) -> TTSTrainResult:
+    from codec.release import load_codec
+    from flowtts.release import write_model_dir
+
+    out = Path(out)
+    dev = pick_device(device)
+    d = init_distributed(dev)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", d.local_rank)
+        torch.cuda.set_device(dev)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed + d.rank)
+    started = time.monotonic()
+
+    tokenizer = Tokenizer.load(tokenizer_path)
+    codec = load_codec(codec_path)
+    model_config = replace(
+        config.model,
+        text_vocab_size=tokenizer.vocab_size,
+        codebook_size=codec.config.vq.codebook_size,
+        acoustic_dim=codec.config.fsq.dim,
+        fsq_levels=codec.config.fsq.levels,
+    )
+    config = replace(config, model=model_config)
+    ckpt = latest_checkpoint(out)
+    state: dict = {"step": 0, "epoch": 0, "position": 0}
+    if ckpt is not None:
+        import json
+
+        saved = TTSTrainConfig.from_dict(json.loads((ckpt / "state.json").read_text())["config"])
+        if saved.model.backbone != config.model.backbone or saved.model.flow != config.model.flow:
+            raise FlowTTSError(
+                f"{out}: the checkpoint's architecture differs from the config; use a new --out"
+            )
+        config = replace(config, model=saved.model)
+
+    frames_dir = Path(corpus) / "frames" / codec_id(codec_path)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        encode_corpus(corpus, codec_path, device=str(dev))  # resumable: finished shards are skipped
+    barrier(d)
+    frames = load_frames(frames_dir)
+    rows = list(iter_corpus(corpus))
+    train_rows = [r for r in rows if r.split == "train"]
+    valid_rows = [r for r in rows if r.split == "valid"]
+    train_data = TTSDataset(train_rows, frames, tokenizer, config.model.fsq_levels, config.data)
+    valid_data = TTSDataset(valid_rows, frames, tokenizer, config.model.fsq_levels, config.data)
+    if len(train_data) == 0:
+        raise FlowTTSError(f"{corpus}: no training utterances with frames")
+    if d.main and ckpt is None:
+        from flowtts.atomic import write_text_atomic
+
+        write_text_atomic(out / "config.json", config.dumps() + "\n")
+
+    model = TTSModel(config.model).to(dev)
+    optim = _optimizer(model, config)
+    modules, optimizers = {"model": model}, {"optimizer": optim}
+    if ckpt is not None:
+        state = load_checkpoint(ckpt, modules, optimizers, dev)
+    ddp_model = model
+    if d.world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    sampler = TTSBatchSampler(train_data, config.data.batch_positions, config.seed, d.rank, d.world)
+    step, epoch, position = state["step"], state["epoch"], state["position"]
+    bar = None
+    if d.main and progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.steps, initial=step, unit="step", dynamic_ncols=True)
+    last_ckpt = time.monotonic()
+    meter: dict[str, float] = {}
+    t_log = time.monotonic()
+    stopped_early = False
+
+    def checkpoint() -> None:
+        nonlocal last_ckpt
+        if d.main:
+            s = {"step": step, "epoch": epoch, "position": position, "config": config.to_dict()}
+            save_checkpoint(out, step, modules, optimizers, s, config.keep_checkpoints)
+        last_ckpt = time.monotonic()
+
+    validated_at = -1
+
+    def validate() -> None:
+        nonlocal validated_at
+        if validated_at == step:
+            return
+        validated_at = step
+        metrics = _validation_loss(model, valid_data, config, dev)
+        metrics["step"] = step
+        append_log(out, {"kind": "valid", **metrics})
+        write_model_dir(out / "model", model, codec_path, tokenizer_path, extra={"step": str(step)})
+        _write_samples(
+            out / "model", valid_data, out / "samples" / f"step-{step:08d}", config.val_samples, dev
+        )
+        if bar is not None:
+            bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k != "step"))
+        model.train()
+
+    with StopFlag() as stop:
+        try:
+            done = step >= config.steps
+            while not done:
+                for batch in sampler.iterate(epoch, position, config.model.end_id):
+                    lr = lr_at(config, step)
+                    for group in optim.param_groups:
+                        group["lr"] = lr
+                    model.train()
+                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
+                        loss = ddp_model(batch.to(dev), config.flow_weight)
+                    optim.zero_grad(set_to_none=True)
+                    loss.total.backward()
+                    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
+                    optim.step()
+                    step, position = step + 1, position + 1
+                    logs = {
+                        "loss": loss.total.item(),
+                        "semantic": loss.semantic.item(),
+                        "flow": loss.flow.item(),
+                        "accuracy": loss.semantic_accuracy.item(),
+                        "end_accuracy": loss.end_accuracy.item(),
+                        "grad_norm": grad_norm,
+                        "lr": lr,
+                    }
+                    for k, v in logs.items():
+                        meter[k] = meter.get(k, 0.0) + v
+                    meter["n"] = meter.get("n", 0) + 1
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(
+                            sem=f"{logs['semantic']:.3f}", flow=f"{logs['flow']:.3f}", refresh=False
+                        )
+                    if d.main and step % config.log_every == 0:
+                        n = meter.pop("n")
+                        row = {k: round(v / n, 5) for k, v in meter.items()}
+                        row.update(step=step, sec_per_step=round((time.monotonic() - t_log) / n, 3))
+                        append_log(out, {"kind": "train", **row})
+                        meter, t_log = {}, time.monotonic()
+                    if d.main and step % config.val_every == 0:
+                        validate()
+                    timed_out = max_minutes is not None and (time.monotonic() - started) / 60 >= max_minutes
+                    if any_rank(stop.requested or timed_out, dev, d):
+                        stopped_early, done = True, True
+                        break
+                    if time.monotonic() - last_ckpt >= config.checkpoint_minutes * 60:
+                        checkpoint()
+                    if step >= config.steps:
+                        done = True
+                        break
+                else:
+                    epoch, position = epoch + 1, 0
+            checkpoint()
+            if d.main and (not (out / "model" / "model.safetensors").exists() or not stopped_early):
+                validate()
+        finally:
+            if bar is not None:
+                bar.close()
+    return TTSTrainResult(step=step, out=out, stopped_early=stopped_early)
+
+
+@torch.no_grad()
+def _validation_loss(model: TTSModel, data: TTSDataset, config: TTSTrainConfig, dev: torch.device) -> dict:
+    model.eval()
+    sampler = TTSBatchSampler(data, config.data.batch_positions, seed=1234)
+    sums: dict[str, float] = {}
+    n = 0
+    for k, batch in enumerate(sampler.iterate(0, 0, config.model.end_id)):
+        if k >= 8:
+            break
+        torch.manual_seed(k)  # the same flow noise and times at every validation
+        loss = model(batch.to(dev), config.flow_weight)
+        for name in ("semantic", "flow", "semantic_accuracy", "end_accuracy"):
+            sums[name] = sums.get(name, 0.0) + getattr(loss, name).item()
+        n += 1
+    return {f"valid_{k}": v / max(1, n) for k, v in sums.items()}
+
+
+def _write_samples(model_dir: Path, data: TTSDataset, out: Path, count: int, dev: torch.device) -> None:
+    """Synthesises the first ``count`` validation sentences with their own voice prompts to ``out``."""
+    from flowtts.api import load
+
+    tts = load(model_dir, device=str(dev))
+    rng = random.Random(0)
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(min(count, len(data))):
+        e = data.examples[i]
+        seg, _ = data.sequence(i, rng)
+        prompt_len = int(seg.is_frame[: seg.length - len(e.frames.semantic)].sum())
+        voice = tts.voice_from_frames(
+            seg.semantic[2 : 2 + prompt_len], seg.acoustic[2 : 2 + prompt_len], name=e.row.voice
+        )
+        audio = tts.synthesize(e.row.normalized_text, voice=voice, lang=e.row.lang, seed=0)
+        from flowtts.audio import write_audio_atomic
+
+        write_audio_atomic(out / f"{e.row.id}.wav", np.asarray(audio.samples), audio.sample_rate)

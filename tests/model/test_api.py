@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+import flowtts
+from flowtts.errors import FlowTTSError
+from tests.model.helpers import make_tiny_model_dir
+
+
+@pytest.fixture(scope="module")
+def tts(tmp_path_factory):
+    root = make_tiny_model_dir(tmp_path_factory.mktemp("m") / "model")
+    return flowtts.load(root, voices_dir=str(tmp_path_factory.mktemp("voices")))
+
+
+def test_stream_equals_synthesize_and_is_seeded(tts) -> None:
+    chunks = list(tts.stream("Hello there. Bye now.", seed=3))
+    whole = tts.synthesize("Hello there. Bye now.", seed=3)
+    assert whole.sample_rate == 24000
+    assert np.array_equal(np.concatenate(chunks), whole.samples)
+    assert len(whole.samples) % 1920 == 0  # whole frames
+    again = tts.synthesize("Hello there. Bye now.", seed=3)
+    assert np.array_equal(again.samples, whole.samples)
+
+
+def test_length_is_capped_by_the_text(tts) -> None:
+    a = tts.synthesize("Hi!", seed=0)
+    cap = tts.config.sampling.min_max_frames  # "Hi!" is short: the floor of the cap applies
+    assert len(a.samples) <= (cap + 1) * 1920
+
+
+def test_voices_presets_and_clone(tts) -> None:
+    assert "tiny-voice" in tts.list_voices()
+    v = tts.clone(
+        np.random.default_rng(0).standard_normal(24000 * 4).astype(np.float32) * 0.1, 24000, name="n"
+    )
+    assert v.num_frames > 0
+    assert tts.synthesize("Hi!", voice=v, seed=0).duration > 0
+    with pytest.raises(FlowTTSError, match="unknown voice"):
+        tts.synthesize("Hi", voice="nope")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 200_001])
+def test_bad_text(tts, text) -> None:
+    with pytest.raises(FlowTTSError):
+        tts.synthesize(text)
+
+
+def test_bad_options(tts) -> None:
+    with pytest.raises(FlowTTSError):
+        tts.synthesize("Hi", lang="xx")
+    with pytest.raises(FlowTTSError):
+        tts.synthesize("Hi", steps=0)
+    with pytest.raises(FlowTTSError):
+        tts.synthesize("Hi", speed=5)
+
+
+def test_long_sentences_are_cut_to_fit(tts) -> None:
+    text = "word " * 400  # one 2,000-character sentence without punctuation
+    parts = tts.sentences(text, "en")
+    assert len(parts) >= 7 and all(len(p) <= 300 for p in parts)
+    # every piece fits the tiny model's 256 positions: the cap shrinks instead of overflowing
+    req = tts.request(parts[0], tts._resolve_voice(None), "en", tts._params(None, None, 0, None, None))
+    assert req.prefix.length + req.text.length + req.max_frames + 1 <= tts.config.backbone.max_positions
