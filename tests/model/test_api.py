@@ -58,6 +58,11 @@ def test_long_sentences_are_cut_to_fit(tts) -> None:
     text = "word " * 400  # one 2,000-character sentence without punctuation
     parts = tts.sentences(text, "en")
     assert len(parts) >= 7 and all(len(p) <= 300 for p in parts)
-    # every piece fits the tiny model's 256 positions: the cap shrinks instead of overflowing
-    req = tts.request(parts[0], tts._resolve_voice(None), "en", tts._params(None, None, 0, None, None))
+    params = tts._params(None, None, 0, None, None)
+    voice = tts._resolve_voice(None)
+    # the tiny model has 256 positions: a 300-character piece does not fit, and that is a clean error
+    with pytest.raises(FlowTTSError, match="no room"):
+        tts.request(parts[0], voice, "en", params)
+    # a piece that fits gets a length cap that keeps the whole sequence inside the model
+    req = tts.request("word " * 30, voice, "en", params)
     assert req.prefix.length + req.text.length + req.max_frames + 1 <= tts.config.backbone.max_positions
