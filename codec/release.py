@@ -24,23 +24,33 @@ FORMAT = "flowtts.codec"
 
 
 def release_state(codec: Codec, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """The tensors a release needs: parameters and persistent buffers, floats cast to ``dtype``."""
+    """The tensors a release needs: parameters and persistent buffers, floats cast to ``dtype``.
+
+    The VQ statistics stay float32 whatever ``dtype``: the codebook is their ratio, and rounding them
+    would move codewords and change which id a frame gets.
+    """
     state = {}
     for name, t in codec.state_dict().items():
         if name.endswith("unused_updates"):  # training bookkeeping of the VQ
             continue
         t = t.detach().cpu()
-        state[name] = (t.to(dtype) if t.is_floating_point() else t).contiguous()
+        keep = name.startswith("vq.") or not t.is_floating_point()
+        state[name] = (t if keep else t.to(dtype)).contiguous()
     return state
 
 
-def save_codec(codec: Codec, path: str | os.PathLike, extra: dict[str, str] | None = None) -> Path:
+def save_codec(
+    codec: Codec,
+    path: str | os.PathLike,
+    extra: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
     """Writes ``codec.safetensors`` (to ``path``, or into it if a folder) atomically; returns the file."""
     path = Path(path)
     if path.is_dir():
         path = path / FILE_NAME
     meta = {"format": FORMAT, "config": json.dumps(codec.config.to_dict()), **(extra or {})}
-    write_bytes_atomic(path, safetensors_save(release_state(codec), metadata=meta))
+    write_bytes_atomic(path, safetensors_save(release_state(codec, dtype), metadata=meta))
     return path
 
 
