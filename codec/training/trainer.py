@@ -267,6 +267,10 @@ def _train_step(
         )
         loss = loss + config.ctc_weight * ctc
         logs["ctc"] = ctc.item()
+    elif out.phoneme_logprobs is not None:
+        # No CTC target in this batch: keep the head in the graph with a zero loss, so that under DDP every
+        # rank reduces the same gradients (a rank with CTC and one without would fall out of step).
+        loss = loss + 0.0 * out.phoneme_logprobs.sum()
     adv = config.adversarial
     if disc is not None and step >= adv.start_step:
         from vocos.loss import DiscriminatorLoss, FeatureMatchingLoss, GeneratorLoss
@@ -299,7 +303,7 @@ class Validator:
             by_lang.setdefault(item.lang, []).append(item)
         picked = []
         rng = np.random.default_rng(config.seed)
-        per_lang = max(1, config.val_items // max(1, len(by_lang)))
+        per_lang = self.per_lang = max(1, config.val_items // max(1, len(by_lang)))
         for lang in sorted(by_lang):
             items = by_lang[lang]
             for k in rng.permutation(len(items))[:per_lang]:
@@ -330,7 +334,7 @@ class Validator:
                 hyp = model.phonemes_from_ids(frames.semantic)[0]
                 e, n = metrics.phoneme_errors(ref, hyp)
                 errs, refs = errs + e, refs + n
-            if k < 4:
+            if k % self.per_lang == 0:  # one sample per language
                 from flowtts.audio import write_audio_atomic
 
                 sample_dir.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -87,6 +88,8 @@ def run_codec(args: argparse.Namespace) -> int:
     result = train(
         config, args.corpus, args.out, args.device, args.max_minutes, progress=not args.no_progress
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports
     state = "stopped (resume with the same command)" if result.stopped_early else "finished"
     print(
         f"codec training {state} at step {result.step}: {result.out / 'codec.safetensors'}", file=sys.stderr
@@ -126,6 +129,8 @@ def run_tts(args: argparse.Namespace) -> int:
         args.max_minutes,
         not args.no_progress,
     )
+    if os.environ.get("RANK", "0") != "0":
+        return 0  # under torchrun, rank 0 reports
     state = "stopped (resume with the same command)" if result.stopped_early else "finished"
     print(f"TTS training {state} at step {result.step}: {result.out / 'model'}", file=sys.stderr)
     return 0
