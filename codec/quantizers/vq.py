@@ -117,6 +117,7 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("cluster_usage", torch.ones(k))
         self.register_buffer("unused_updates", torch.zeros(k, dtype=torch.long))
         self.register_buffer("usage_counts", torch.zeros(k), persistent=False)
+        self._cache: tuple | None = None  # (statistics version, codebook) in eval mode
         if self.config.data_init:
             self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
@@ -127,9 +128,28 @@ class VectorQuantizer(nn.Module):
 
     @property
     def codebook(self) -> torch.Tensor:
-        """The codewords ``[K, C]`` (float32): EMA sum / EMA count, unit-norm in cosine mode."""
+        """The codewords ``[K, C]`` (float32): EMA sum / EMA count, unit-norm in cosine mode.
+
+        Computed on every call in training (the statistics move); cached in eval mode, where decoding a
+        stream frame by frame would otherwise recompute all K codewords for every frame.
+        """
+        if not self.training and self._cache is not None and self._cache[0] == self._stats_version():
+            return self._cache[1]
         usage = self.cluster_usage.clamp_min(self.config.epsilon)[:, None]  # [K, 1]
-        return self._normalize(self.embedding_sum / usage)
+        codebook = self._normalize(self.embedding_sum / usage)
+        if not self.training:
+            self._cache = (self._stats_version(), codebook)
+        return codebook
+
+    def _stats_version(self) -> tuple:
+        """Changes whenever the statistics are modified in place or replaced (load, .to(), EMA step)."""
+        return (
+            self.embedding_sum._version,
+            self.cluster_usage._version,
+            self.embedding_sum.data_ptr(),
+            self.cluster_usage.data_ptr(),
+            self.embedding_sum.device,
+        )
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """Indices ``[B, T]`` (long) -> codewords ``[B, T, C]``: the decoder-side lookup."""
