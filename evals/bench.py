@@ -19,10 +19,11 @@ prefix is cached as in a warm server):
 - **Load average** before and after (``os.getloadavg``): results measured on a busy machine are not
   comparable with results on an idle one; a note says so when the 1-minute load exceeds half the cores.
 
-**Server benchmark hook (issue 5).** ``benchmark(..., server_url=URL)`` calls ``benchmark_server(URL, ...)``
-and stores its dict under ``report["server"]``; the checks read ``ttfa_ms_p50`` (time to first audio at the
-server, warm, ≤ 100 ms) and ``realtime_streams`` (concurrent real-time streams without underrun, ≥ 8) from
-it. ``benchmark_server`` is not implemented yet: until then those two targets are reported not measured.
+**Server.** ``benchmark(..., server_url=URL)`` also measures a running ``flowtts serve`` over real sockets
+(``evals.bench_server.benchmark_server``) and stores its dict under ``report["server"]``; the checks read
+``ttfa_ms_p50`` (time to first audio at the server, warm, ≤ 100 ms), ``realtime_streams`` (concurrent
+real-time streams without underrun, ≥ 8) and ``cancel_stop_ms_p95`` (cancel -> compute stopped, ≤ 100 ms)
+from it. ``server_benchmark(URL)`` is the server part alone (no model needed here).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import time
 
 import numpy as np
 
+from evals.bench_server import benchmark_server, server_markdown
 from evals.codec_eval import _fmt
 from evals.tts_eval import (
     check,
@@ -59,13 +61,7 @@ BENCH_TEXT = (
 RTF_TARGET = 0.1
 TTFA_TARGET_MS = 100.0
 STREAMS_TARGET = 8
-
-
-def benchmark_server(url: str, **options) -> dict:
-    """The server benchmark (issue 5): time to first audio over HTTP / WebSocket, warm (``ttfa_ms_p50``,
-    ``ttfa_ms_p95``), and the number of concurrent real-time streams without underrun
-    (``realtime_streams``). Not implemented yet."""
-    raise FlowTTSError("the server benchmark is not implemented yet (issue 5)")
+STOP_TARGET_MS = 100.0
 
 
 def _load_average() -> list[float] | None:
@@ -110,6 +106,7 @@ def benchmark(
     cfg: float | None = None,
     seed: int | None = 0,
     server_url: str | None = None,
+    server_options: dict | None = None,
 ) -> dict:
     """Times ``model`` (folder, ``None`` for the embedded default model, or a loaded ``TTS``); see the module
     doc. ``voice``: a voice name or ``Voice`` (None: the model's first preset)."""
@@ -125,7 +122,7 @@ def benchmark(
     v = fixed_voice(tts, voice)
     kw = dict(voice=v, lang=lang, steps=steps, cfg=cfg, seed=seed)
     sentences = tts.sentences(text, lang)  # bad text / language: FlowTTSError before any timing
-    server = benchmark_server(server_url, model=model, text=text, voice=voice) if server_url else None
+    server = benchmark_server(server_url, voice=voice, **(server_options or {})) if server_url else None
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -186,7 +183,7 @@ def benchmark(
             "the run): these timings are not comparable with timings on an idle machine"
         )
     if server is None:
-        notes.append("server targets not measured: the server benchmark (issue 5) is not implemented yet")
+        notes.append("server targets not measured: run with --server URL against a running `flowtts serve`")
     checks = [
         check(
             "rtf",
@@ -204,23 +201,7 @@ def benchmark(
             "ms",
             note="lower bound of the server's",
         ),
-        check(
-            "ttfa_server_ms",
-            "time to first audio at the server, warm (p50)",
-            server.get("ttfa_ms_p50") if server else None,
-            "<=",
-            TTFA_TARGET_MS,
-            "ms",
-            note="" if server else "issue 5",
-        ),
-        check(
-            "realtime_streams",
-            "concurrent real-time streams without underrun",
-            server.get("realtime_streams") if server else None,
-            ">=",
-            STREAMS_TARGET,
-            note="" if server else "issue 5",
-        ),
+        *server_checks(server),
     ]
     return {
         **report_header(model_name, tts.config.to_dict()),
@@ -235,6 +216,77 @@ def benchmark(
         "verdict": verdict(checks),
         "notes": notes,
     }
+
+
+def server_checks(server: dict | None) -> list[dict]:
+    note = "" if server else "run with --server URL"
+    get = (lambda k: server.get(k)) if server else (lambda k: None)
+    return [
+        check(
+            "ttfa_server_ms",
+            "time to first audio at the server, warm (p50)",
+            get("ttfa_ms_p50"),
+            "<=",
+            TTFA_TARGET_MS,
+            "ms",
+            note=note,
+        ),
+        check(
+            "realtime_streams",
+            "concurrent real-time streams without underrun",
+            get("realtime_streams"),
+            ">=",
+            STREAMS_TARGET,
+            note=note,
+        ),
+        check(
+            "cancel_stop_ms",
+            "cancel -> compute stopped at the server (p95)",
+            get("cancel_stop_ms_p95"),
+            "<=",
+            STOP_TARGET_MS,
+            "ms",
+            note=note,
+        ),
+    ]
+
+
+def server_benchmark(url: str, **options) -> dict:
+    """The server part alone, as a report (no model is loaded here)."""
+    from evals.report import report_header
+
+    server = benchmark_server(url, **options)
+    checks = server_checks(server)
+    return {
+        **report_header(server["model"] or "server", {"server": url}),
+        "kind": "tts_server_bench",
+        "server": server,
+        "checks": checks,
+        "verdict": verdict(checks),
+        "notes": [
+            "measured over real sockets against an otherwise idle server; timings on a busy machine "
+            "are not comparable with timings on an idle one"
+        ],
+    }
+
+
+def render_server_markdown(report: dict) -> str:
+    s = report["server"]
+    lines = [
+        f"# TTS server benchmark: {report['model']}",
+        "",
+        f"Date (UTC): {report['date_utc']}; code "
+        f"`{report['git_commit']}`; machine {report['machine']['cpu']}, {report['machine']['cores']} cores.",
+        "",
+        *checks_markdown(report["checks"], 3),
+        "",
+        "## Server",
+        "",
+        *server_markdown(s),
+    ]
+    if report["notes"]:
+        lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]
+    return "\n".join(lines) + "\n"
 
 
 def render_markdown(report: dict) -> str:
@@ -292,7 +344,11 @@ def render_markdown(report: dict) -> str:
         "",
         "## Server",
         "",
-        "Not measured (issue 5)." if report["server"] is None else str(report["server"]),
+        *(
+            ["Not measured (run with --server URL)."]
+            if report["server"] is None
+            else server_markdown(report["server"])
+        ),
     ]
     if report["notes"]:
         lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]

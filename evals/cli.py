@@ -204,8 +204,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="speed: real-time factor, time to first audio, per-frame split (library, batch 1, 2 threads)",
         description="Time the Python library on CPU, batch 1: real-time factor of tts.synthesize on a ~10 s "
         "text (median), time to first audio of tts.stream (p50/p95, warm), backbone+flow vs codec time per "
-        "frame, and the load average (timings on a busy machine are not comparable). Writes "
-        "<out>/<name>.json and .md. The server benchmark is not implemented yet.",
+        "frame, and the load average (timings on a busy machine are not comparable). With --server URL, also "
+        "a running `flowtts serve` over real sockets: time to first audio over HTTP and WebSocket (p50/p95), "
+        "a concurrency sweep (1, 4, 8, 16 streams; real-time playback without underrun) and cancel / "
+        "disconnect latency; --server-only skips the library part (no model needed). Writes "
+        "<out>/<name>.json and .md.",
     )
     _model_flag(b)
     b.add_argument("--voice", default=None, help="voice name (default: the model's first preset voice)")
@@ -231,6 +234,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=2,
         metavar="N",
         help="torch threads while timing (default: 2)",
+    )
+    b.add_argument(
+        "--server",
+        default=None,
+        metavar="URL",
+        help="also benchmark a running server, e.g. http://127.0.0.1:8000 (it should be otherwise idle)",
+    )
+    b.add_argument("--server-only", action="store_true", help="with --server: only the server benchmark")
+    b.add_argument(
+        "--api-key-file",
+        default=None,
+        metavar="FILE",
+        help="with --server: the server's API key (first key of the file)",
+    )
+    b.add_argument(
+        "--concurrency",
+        default="1,4,8,16",
+        metavar="N,N,…",
+        help="with --server: stream counts of the sweep (default: 1,4,8,16)",
+    )
+    b.add_argument(
+        "--transports",
+        default="ws,http",
+        metavar="T,T",
+        help="with --server: sweep over ws and/or http (default: ws,http)",
     )
     _sampling_flags(b)
     _out_flags(b, "bench")
@@ -340,9 +368,44 @@ def run_similarity(args: argparse.Namespace) -> int:
     return _finish(args, name, report, render_similarity(report))
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    from evals.bench import BENCH_TEXT, benchmark, render_markdown
+def _server_options(args: argparse.Namespace) -> dict:
+    from flowtts.errors import FlowTTSError
 
+    try:
+        levels = tuple(int(x) for x in args.concurrency.split(",") if x.strip())
+    except ValueError:
+        raise FlowTTSError(f"--concurrency {args.concurrency!r}: give numbers like 1,4,8,16") from None
+    transports = tuple(x.strip() for x in args.transports.split(",") if x.strip())
+    key = None
+    if args.api_key_file:
+        from pathlib import Path
+
+        try:
+            lines = Path(args.api_key_file).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise FlowTTSError(f"cannot read the API key file {args.api_key_file}: {e}") from None
+        keys = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        if not keys:
+            raise FlowTTSError(f"the API key file {args.api_key_file} has no keys")
+        key = keys[0]
+    return {"api_key": key, "runs": args.ttfa_runs, "concurrency": levels, "transports": transports}
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from evals.bench import BENCH_TEXT, benchmark, render_markdown, render_server_markdown, server_benchmark
+    from flowtts.errors import FlowTTSError
+
+    if args.server_only and not args.server:
+        raise FlowTTSError("--server-only needs --server URL")
+    if args.server_only:
+        from pathlib import Path
+
+        from flowtts.atomic import ensure_writable_dirs
+
+        ensure_writable_dirs([Path(args.out)], "the report folder")
+        name = _report_name(args.name, "bench-server")
+        report = server_benchmark(args.server, voice=args.voice, **_server_options(args))
+        return _finish(args, name, report, render_server_markdown(report))
     _check_inputs(args, corpus=False)
     name = _report_name(args.name, "bench")
     report = benchmark(
@@ -356,6 +419,8 @@ def run_bench(args: argparse.Namespace) -> int:
         steps=args.steps,
         cfg=args.cfg,
         seed=args.seed,
+        server_url=args.server,
+        server_options=_server_options(args) if args.server else None,
     )
     return _finish(args, name, report, render_markdown(report))
 

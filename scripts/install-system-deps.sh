@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that `flowtts data synth` renders speech with.
 #
-#   scripts/install-system-deps.sh          # "core": espeak-ng, flite, SVOX Pico, MBROLA + 6 voices (CI uses this)
+#   scripts/install-system-deps.sh          # "core": espeak-ng, flite, SVOX Pico, MBROLA + 6 voices, and
+#                                           # chromium (the server's demo-page test) (CI uses this)
 #   scripts/install-system-deps.sh --full   # every voice the corpus builder knows (about 450 MB installed)
 #
 # MBROLA, its voices, Pico and RHVoice live in Debian's contrib/non-free components, which a default
@@ -25,7 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 
-main_core=(espeak-ng libespeak-ng1 flite)
+main_core=(espeak-ng libespeak-ng1 flite chromium)  # chromium: headless test of the server's demo page
 main_full=(festival festival-hi festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
            festvox-italp16k festvox-itapc16k festvox-hi-nsk)
 nonfree_core=(mbrola mbrola-us1 mbrola-us2 mbrola-en1 mbrola-fr1 mbrola-fr2 mbrola-de2 libttspico-utils)
