@@ -79,10 +79,9 @@ class Decoder(nn.Module):
     ) -> torch.Tensor:
         if pasts is None:
             return block(h)
-        past = pasts[i]
-        padded = causal_pad(h, past, block.history)  # [B, C, history + T]
+        padded = causal_pad(h, pasts[i], block.history)  # [B, C, history + T]
         pasts[i] = padded[:, :, padded.shape[-1] - block.history :]
-        return block(h, past=padded[:, :, : block.history] if block.history else None)
+        return block.forward_padded(h, padded)
 
     def _spectrum(self, hidden: torch.Tensor) -> torch.Tensor:
         """What ``vocos.heads.ISTFTHead.forward`` computes before its ISTFT: ``[B, L, dim]`` -> complex
@@ -121,9 +120,7 @@ class Decoder(nn.Module):
         # Overlap-add the new windows onto the pending tail, in the coordinates of the first new hop.
         span = length * HOP_SAMPLES + tail
         ola = F.fold(frames, (1, span), (1, n), stride=(1, HOP_SAMPLES))[:, 0, 0]  # [B, span]
-        env = F.fold(
-            window.square().expand(1, length, -1).transpose(1, 2), (1, span), (1, n), stride=(1, HOP_SAMPLES)
-        )[0, 0, 0]  # [span]
+        env = self._envelope(length, window).clone()  # [span]
         if state.ola is not None:
             ola[:, :tail] += state.ola
             env[:tail] += state.envelope
@@ -134,6 +131,21 @@ class Decoder(nn.Module):
         out = ola[:, start:final] / env[start:final]
         state.emitted += out.shape[-1]
         return out
+
+    def _envelope(self, length: int, window: torch.Tensor) -> torch.Tensor:
+        """Sum of squared windows of ``length`` consecutive hops ``[length·hop + n_fft - hop]`` (cached)."""
+        key = (length, window.device, window.dtype)
+        cache = self.__dict__.setdefault("_envelopes", {})
+        if key not in cache:
+            n = window.shape[0]
+            span = length * HOP_SAMPLES + n - HOP_SAMPLES
+            cache[key] = F.fold(
+                window.square().expand(1, length, -1).transpose(1, 2),
+                (1, span),
+                (1, n),
+                stride=(1, HOP_SAMPLES),
+            )[0, 0, 0]
+        return cache[key]
 
     def finish(self, state: DecoderState) -> torch.Tensor:
         """The held-back samples at the end of a stream (360 per item; empty if nothing was decoded)."""

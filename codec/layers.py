@@ -48,8 +48,11 @@ class CausalConvNeXtBlock(ConvNeXtBlock):
 
     def forward(self, x: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
         """``x`` ``[B, C, T]`` -> ``[B, C, T]``; ``past`` ``[B, C, kernel-1]`` is the input before ``x``."""
+        return self.forward_padded(x, causal_pad(x, past, self.history))
+
+    def forward_padded(self, x: torch.Tensor, padded: torch.Tensor) -> torch.Tensor:
+        """``forward`` with the history in place: ``padded`` ``[B, C, history + T]`` ends with ``x``."""
         residual = x
-        padded = causal_pad(x, past, self.history)  # [B, C, history + T]
         if x.shape[-1] <= SMALL_T and not torch.is_grad_enabled():
             # Streaming pieces are a few steps long, where the conv kernel's fixed cost dominates; the same
             # depthwise conv as one einsum over sliding windows is 2–3× faster there (same result).

@@ -6,6 +6,7 @@ Run folder layout (``--out``):
     log.jsonl                one line per log interval and per validation
     checkpoints/step-N/      model.safetensors, optimizer.pt (+ discriminator), state.json — resume points
     codec.safetensors        the latest validated weights as a release file (what ``load_codec`` reads)
+    codec-latest.safetensors the weights at the end of the last run, not validated
     samples/step-N/*.wav     validation resyntheses next to their originals
 
 Resume is automatic: a run folder with checkpoints continues from the newest complete one, at the same
@@ -212,6 +213,8 @@ def train(
                     continue
                 break
             checkpoint()
+            if d.main:  # the newest weights as a release file too (codec.safetensors: the newest validated)
+                save_codec(model, out / "codec-latest.safetensors", {"step": str(step)})
         finally:
             if bar is not None:
                 bar.close()
