@@ -160,12 +160,17 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _live_streams() -> list:
+    # type(), not isinstance(): isinstance on a weakref proxy whose object is gone raises ReferenceError
+    return [o for o in gc.get_objects() if type(o) is SpeechStream]
+
+
 def test_no_stream_state_outlives_its_request(make_server) -> None:
     srv = make_server(max_audio_seconds=0.3)  # short audio: many requests, quickly
     _many_requests(srv, 30)
     srv.wait_idle()
     gc.collect()
-    assert not [o for o in gc.get_objects() if isinstance(o, SpeechStream)]
+    assert not _live_streams()
     assert srv.service.scheduler._batch is None
 
 
@@ -179,4 +184,4 @@ def test_memory_is_flat_over_a_thousand_requests(make_server) -> None:
     srv.wait_idle()
     gc.collect()
     assert _rss_mb() - before < 40, f"RSS grew from {before:.0f} MB to {_rss_mb():.0f} MB"
-    assert not [o for o in gc.get_objects() if isinstance(o, SpeechStream)]
+    assert not _live_streams()
