@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from vocos.modules import ConvNeXtBlock
 
+from flowtts.model.backbone import RMSNorm
+
 SMALL_T = 32  # pieces up to this many steps take the einsum path of the depthwise conv (inference only)
 
 
@@ -87,16 +89,6 @@ class CausalConv1d(nn.Module):
         if x.shape[-1] % self.stride:
             raise ValueError(f"length {x.shape[-1]} is not a multiple of stride {self.stride}")
         return self.conv(F.pad(x, (self.pad, 0)))
-
-
-class RMSNorm(nn.Module):
-    def __init__(self, dim: int, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 def alibi_window_bias(length: int, heads: int, window: int, device: torch.device) -> torch.Tensor:

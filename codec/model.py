@@ -131,16 +131,16 @@ class Codec(nn.Module):
         total = wav.shape[-1] // FRAME_SAMPLES
         context = self.encoder.receptive_field_frames
         semantic, acoustic = [], []
+        was_training = self.vq.training
+        self.vq.eval()  # never move the codebook while encoding
         for start in range(0, total, ENCODE_CHUNK_FRAMES):
             left = max(0, start - context)
             end = min(total, start + ENCODE_CHUNK_FRAMES)
             latents = self.encoder(wav[:, left * FRAME_SAMPLES : end * FRAME_SAMPLES])[:, start - left :]
             sem, ac = self._split(latents)
-            was_training = self.vq.training
-            self.vq.eval()  # never move the codebook while encoding
             semantic.append(self.vq(sem).indices)
-            self.vq.train(was_training)
             acoustic.append(self.fsq(ac).values)
+        self.vq.train(was_training)
         return Frames(
             semantic=torch.cat(semantic, dim=1),
             acoustic=torch.cat(acoustic, dim=1),

@@ -17,7 +17,6 @@ position in the same epoch. Checkpoints are written to a temporary folder and re
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, replace
@@ -39,6 +38,7 @@ from flowtts.training.loop import (
     any_rank,
     append_log,
     barrier,
+    cosine_lr,
     init_distributed,
     latest_checkpoint,
     load_checkpoint,
@@ -55,11 +55,7 @@ class TrainResult:
 
 
 def lr_at(config: CodecTrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` at ``steps``."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
-    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * progress))
+    return cosine_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps)
 
 
 def train(

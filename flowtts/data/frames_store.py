@@ -86,7 +86,7 @@ def encode_corpus(
                 raise FlowTTSError(f"{row.audio}: {audio.sample_rate} Hz, corpus audio must be 24 kHz")
             frames = codec.encode(torch.from_numpy(audio.samples).to(device))
             semantic.append(frames.semantic[0].cpu().to(torch.int16))
-            codes = torch.round((frames.acoustic[0].cpu().float() + 1) * (levels - 1) / 2).to(torch.uint8)
+            codes = codec.fsq.values_to_codes(frames.acoustic[0].cpu()).to(torch.uint8)
             acoustic.append(codes)
             offsets.append(offsets[-1] + frames.num_frames)
         tensors = {
@@ -128,6 +128,8 @@ def load_frames(folder: str | os.PathLike) -> dict[str, UtteranceFrames]:
 
 
 def codes_to_values(codes: np.ndarray | torch.Tensor, levels: int) -> torch.Tensor:
-    """FSQ level indices -> grid values in [-1, 1] (float32)."""
-    t = torch.as_tensor(codes).float()
-    return t * (2.0 / (levels - 1)) - 1.0
+    """FSQ level indices -> grid values in [-1, 1] (float32), as the codec's FSQ defines them."""
+    from codec.quantizers.fsq import FSQ, FSQConfig
+
+    t = torch.as_tensor(codes)
+    return FSQ(FSQConfig(dim=t.shape[-1], levels=levels)).codes_to_values(t)

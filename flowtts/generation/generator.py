@@ -176,9 +176,10 @@ class Generator:
         """Next semantic ids ``[B]`` and the rows forced to END by the length cap."""
         end = self.config.end_id
         ids, forced = [], []
+        host = logits.float().cpu()  # [B, K+1], one copy for the whole batch
         for i, s in enumerate(batch.streams):
             p = s.request.params
-            row = logits[i].float().cpu()  # [K+1]
+            row = host[i]  # [K+1]
             if s.frames < s.request.min_frames:
                 row[end] = float("-inf")
             if p.max_repeats > 0 and len(s.recent) >= p.max_repeats:

@@ -9,6 +9,7 @@ state, loaded with ``weights_only=True``, never arbitrary pickle) and ``state.js
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -140,6 +141,14 @@ class StopFlag:
     def __exit__(self, *exc) -> None:
         for s, h in self._old.items():
             signal.signal(s, h)
+
+
+def cosine_lr(step: int, lr: float, lr_min: float, warmup: int, total: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay from ``lr`` to ``lr_min`` at ``total``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * progress))
 
 
 def append_log(out: Path, row: dict) -> None:

@@ -9,7 +9,6 @@ validation, which ``flowtts.load`` and ``flowtts say --model`` read directly.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import time
@@ -29,6 +28,7 @@ from flowtts.training.loop import (
     any_rank,
     append_log,
     barrier,
+    cosine_lr,
     init_distributed,
     latest_checkpoint,
     load_checkpoint,
@@ -47,10 +47,7 @@ class TTSTrainResult:
 
 
 def lr_at(config: TTSTrainConfig, step: int) -> float:
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
-    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * progress))
+    return cosine_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps)
 
 
 def _optimizer(model: TTSModel, config: TTSTrainConfig) -> torch.optim.Optimizer:
