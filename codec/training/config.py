@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass, field, fields
 
 from codec.config import CodecConfig
 from codec.model import QuantizerDropout
 from flowtts.errors import FlowTTSError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from flowtts.training.config_file import read_train_toml
 
 
 @dataclass(frozen=True)
@@ -86,17 +81,7 @@ class CodecTrainConfig:
     @classmethod
     def load(cls, path: str | os.PathLike) -> CodecTrainConfig:
         """Reads a TOML file: ``[train]`` (this class's fields) and ``[codec]`` (the architecture)."""
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise FlowTTSError(f"{path}: cannot read training config ({e})") from e
-        unknown = set(raw) - {"train", "codec"}
-        if unknown:
-            raise FlowTTSError(f"{path}: unknown sections {sorted(unknown)} (expected [train], [codec])")
-        d = dict(raw.get("train", {}))
-        if "codec" in raw:
-            d["codec"] = raw["codec"]
+        d = read_train_toml(path, "codec")
         try:
             return cls.from_dict(d)
         except (TypeError, ValueError) as e:

@@ -11,17 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass, field, fields
 
 from flowtts.errors import FlowTTSError
 from flowtts.model.config import TTSConfig
+from flowtts.training.config_file import read_train_toml
 from flowtts.training.tts_data import DataConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -72,17 +67,7 @@ class TTSTrainConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TTSTrainConfig:
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except (OSError, tomllib.TOMLDecodeError) as e:
-            raise FlowTTSError(f"{path}: cannot read training config ({e})") from e
-        unknown = set(raw) - {"train", "model"}
-        if unknown:
-            raise FlowTTSError(f"{path}: unknown sections {sorted(unknown)} (expected [train], [model])")
-        d = dict(raw.get("train", {}))
-        if "model" in raw:
-            d["model"] = raw["model"]
+        d = read_train_toml(path, "model")
         try:
             return cls.from_dict(d)
         except (TypeError, ValueError) as e:
