@@ -66,16 +66,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=run_tts)
 
 
-def run_codec(args: argparse.Namespace) -> int:
+def _checked(args: argparse.Namespace, config):
+    """The flags every training command shares, checked (one-line errors) and applied to ``config``."""
     from dataclasses import replace
     from pathlib import Path
 
-    from codec.training.config import CodecTrainConfig
-    from codec.training.trainer import train
     from flowtts.atomic import ensure_writable_dirs
     from flowtts.errors import FlowTTSError
 
-    config = CodecTrainConfig.load(args.config)
     if args.steps is not None:
         if args.steps < 1:
             raise FlowTTSError("--steps must be >= 1")
@@ -85,6 +83,15 @@ def run_codec(args: argparse.Namespace) -> int:
     if args.max_minutes is not None and args.max_minutes <= 0:
         raise FlowTTSError("--max-minutes must be > 0")
     ensure_writable_dirs([Path(args.out)], args.out)
+    return config
+
+
+def run_codec(args: argparse.Namespace) -> int:
+
+    from codec.training.config import CodecTrainConfig
+    from codec.training.trainer import train
+
+    config = _checked(args, CodecTrainConfig.load(args.config))
     result = train(
         config, args.corpus, args.out, args.device, args.max_minutes, progress=not args.no_progress
     )
@@ -98,27 +105,16 @@ def run_codec(args: argparse.Namespace) -> int:
 
 
 def run_tts(args: argparse.Namespace) -> int:
-    from dataclasses import replace
     from pathlib import Path
 
-    from flowtts.atomic import ensure_writable_dirs
     from flowtts.errors import FlowTTSError
     from flowtts.training.tts_config import TTSTrainConfig
     from flowtts.training.tts_trainer import train_tts
 
-    config = TTSTrainConfig.load(args.config)
-    if args.steps is not None:
-        if args.steps < 1:
-            raise FlowTTSError("--steps must be >= 1")
-        config = replace(config, steps=args.steps)
-    if not (Path(args.corpus) / "manifests").is_dir():
-        raise FlowTTSError(f"{args.corpus}: not a corpus folder (no manifests/)")
     for what, path in (("--codec", args.codec), ("--tokenizer", args.tokenizer)):
         if not Path(path).is_file():
             raise FlowTTSError(f"{what} {path}: no such file")
-    if args.max_minutes is not None and args.max_minutes <= 0:
-        raise FlowTTSError("--max-minutes must be > 0")
-    ensure_writable_dirs([Path(args.out)], args.out)
+    config = _checked(args, TTSTrainConfig.load(args.config))
     result = train_tts(
         config,
         args.corpus,
