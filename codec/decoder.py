@@ -15,6 +15,7 @@ same layers on pieces with a ``DecoderState`` and gives the same samples as ``fo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,11 @@ from codec.config import CodecConfig
 from codec.layers import CausalConvNeXtBlock, causal_pad
 from flowtts.constants import HOP_SAMPLES
 
+if TYPE_CHECKING:
+    from codec.decoder_trace import TracedSteps
+
 HOPS_PER_FRAME = 8
+TRACE_MAX_FRAMES = 4  # pieces up to this long (streaming) take the traced graphs; longer ones run eagerly
 
 
 @dataclass
@@ -58,6 +63,7 @@ class Decoder(nn.Module):
         )
         self.final_norm = nn.LayerNorm(d.dim, eps=1e-6)
         self.head = ISTFTHead(d.dim, n_fft=d.n_fft, hop_length=HOP_SAMPLES, padding="same")
+        self.traced: TracedSteps | None = None  # after trace_steps(): frozen graphs of the streaming step
 
     # --- shared by one-shot and streaming -------------------------------------------------------------
 
@@ -111,10 +117,58 @@ class Decoder(nn.Module):
         A stream's first call returns ``1920·T - 360`` samples, later calls ``1920·T``; ``finish`` returns
         the last 360. Updates ``state`` in place.
         """
-        hidden = self._hidden(x, state)  # [B, 8T, dim]
-        frames = torch.fft.irfft(self._spectrum(hidden), self.n_fft, dim=1)  # [B, n_fft, L]
+        frames, pasts = self._step(x, state.frame_past + state.hop_past)
+        self._set_pasts(state, pasts)
+        return self._overlap_add(frames, state)
+
+    def stream_many(self, x: torch.Tensor, states: list[DecoderState]) -> list[torch.Tensor]:
+        """One piece for each of N independent streams in one batched pass: row i of ``x`` ``[N, T, C_in]``
+        continues ``states[i]`` (each a batch-1 stream, new or not). Returns what ``stream`` would return
+        for each, ``[1, n_i]``; the streams may be at different positions (continuous batching in serve).
+        """
+        n = x.shape[0]
+        if n != len(states) or any(s.ola is not None and s.ola.shape[0] != 1 for s in states):
+            raise ValueError(f"stream_many takes one batch-1 state per row ({n} rows, {len(states)} states)")
+        rows = n
+        if self.traced is not None and x.shape[1] <= TRACE_MAX_FRAMES:
+            rows = 1 << (n - 1).bit_length()  # pad to a power of two: few shapes to trace (serve's 1..16)
+        blocks = list(self.frame_blocks) + list(self.blocks)
+        pasts = []
+        for j, block in enumerate(blocks):
+            per = [self._past(s, j) for s in states]
+            zero = x.new_zeros(1, block.dwconv.in_channels, block.history)  # a new stream's history: zeros
+            per = [p if p is not None else zero for p in per] + [zero] * (rows - n)
+            pasts.append(torch.cat(per))  # [rows, C, k-1]
+        if rows > n:
+            x = torch.cat([x, x.new_zeros(rows - n, *x.shape[1:])])
+        frames, new = self._step(x, pasts)  # [rows, n_fft, 8T]
+        out = []
+        for i, s in enumerate(states):
+            self._set_pasts(s, [p[i : i + 1] for p in new])
+            out.append(self._overlap_add(frames[i : i + 1], s))
+        return out
+
+    def _past(self, state: DecoderState, j: int) -> torch.Tensor | None:
+        nf = len(self.frame_blocks)
+        return state.frame_past[j] if j < nf else state.hop_past[j - nf]
+
+    def _set_pasts(self, state: DecoderState, pasts: list[torch.Tensor]) -> None:
+        nf = len(self.frame_blocks)
+        state.frame_past, state.hop_past = list(pasts[:nf]), list(pasts[nf:])
+
+    def _step(
+        self, x: torch.Tensor, pasts: list[torch.Tensor | None]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``_windowed``, through the traced graphs where they apply (steady-state pieces, no autograd)."""
+        out = None
+        if self.traced is not None and x.shape[1] <= TRACE_MAX_FRAMES and all(p is not None for p in pasts):
+            out = self.traced(x, pasts)  # None: not applicable now (training, grad on, ...)
+        return out if out is not None else self._windowed(x, pasts)
+
+    def _overlap_add(self, frames: torch.Tensor, state: DecoderState) -> torch.Tensor:
+        """Adds windowed ISTFT frames ``[B, n_fft, L]`` onto ``state``'s pending tail; returns the final
+        samples ``[B, n]`` (the first call of a stream trims the 360 samples of "same" padding)."""
         window = self.head.istft.window.to(frames.dtype)
-        frames = frames * window[None, :, None]
         b, n, length = frames.shape
         tail = n - HOP_SAMPLES
         # Overlap-add the new windows onto the pending tail, in the coordinates of the first new hop.
@@ -131,6 +185,25 @@ class Decoder(nn.Module):
         out = ola[:, start:final] / env[start:final]
         state.emitted += out.shape[-1]
         return out
+
+    def _windowed(
+        self, x: torch.Tensor, pasts: list[torch.Tensor | None]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The pure part of ``stream``: frame inputs ``[B, T, C_in]`` and the conv histories (frame blocks,
+        then backbone blocks) -> windowed ISTFT frames ``[B, n_fft, 8T]`` and the new histories. What
+        ``codec.decoder_trace`` traces."""
+        nf = len(self.frame_blocks)
+        state = DecoderState(frame_past=list(pasts[:nf]), hop_past=list(pasts[nf:]))
+        hidden = self._hidden(x, state)  # [B, 8T, dim]
+        frames = torch.fft.irfft(self._spectrum(hidden), self.n_fft, dim=1)  # [B, n_fft, 8T]
+        window = self.head.istft.window.to(frames.dtype)
+        return frames * window[None, :, None], state.frame_past + state.hop_past
+
+    def trace_steps(self) -> None:
+        """Streams through traced, frozen graphs from now on (inference; see ``codec.decoder_trace``)."""
+        from codec.decoder_trace import TracedSteps
+
+        self.traced = TracedSteps(self)
 
     def _envelope(self, length: int, window: torch.Tensor) -> torch.Tensor:
         """Sum of squared windows of ``length`` consecutive hops ``[length·hop + n_fft - hop]`` (cached)."""

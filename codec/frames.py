@@ -112,6 +112,21 @@ class Frames:
             acoustic=torch.cat([p.acoustic for p in parts], dim=1),
         )
 
+    @classmethod
+    def stack(cls, rows: Sequence[Frames]) -> Frames:
+        """Concatenates along the batch (the rows of several streams); length and codec sizes must agree."""
+        if not rows:
+            raise ValueError("Frames.stack needs at least one Frames")
+        first = rows[0]
+        key = (first.num_frames, first.acoustic_dim, first.codebook_size, first.fsq_levels)
+        if any((r.num_frames, r.acoustic_dim, r.codebook_size, r.fsq_levels) != key for r in rows[1:]):
+            raise ValueError("Frames.stack: rows differ in length, acoustic dim or codec sizes")
+        return replace(
+            first,
+            semantic=torch.cat([r.semantic for r in rows], dim=0),
+            acoustic=torch.cat([r.acoustic for r in rows], dim=0),
+        )
+
     # --- contents ----------------------------------------------------------------------------------------
 
     def check_values(self) -> None:

@@ -51,10 +51,16 @@ class CodecOutput:
     phoneme_logprobs: torch.Tensor | None  # [B, T·up, P+1] CTC log-probabilities, None without a head
 
 
+#: Parameter/buffer prefixes that decide the frames a codec produces (ids and acoustic codes). Two codecs
+#: equal on these make the same frames from the same audio, whatever their decoders.
+FRAME_PREFIXES = ("encoder.", "vq.", "fsq.")
+
+
 class Codec(nn.Module):
     def __init__(self, config: CodecConfig | None = None):
         super().__init__()
         self.config = config or CodecConfig()
+        self.frames_frozen = False
         self.encoder = Encoder(self.config)
         self.vq = VectorQuantizer(self.config.vq)
         self.fsq = FSQ(self.config.fsq)
@@ -66,6 +72,28 @@ class Codec(nn.Module):
     def _split(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder output ``[B, T, vq.dim + D]`` -> (semantic ``[B, T, vq.dim]``, acoustic ``[B, T, D]``)."""
         return latents[..., : self.config.vq.dim], latents[..., self.config.vq.dim :]
+
+    def freeze_frames(self) -> None:
+        """Freezes what decides the frames (encoder, quantizers) and drops the CTC head's part in training.
+
+        Afterwards only the decoder trains, on exactly the frames inference produces (no quantizer
+        dropout), so frames computed before (a TTS corpus, saved voices) stay valid: ``frames_id`` does
+        not change. The frozen modules stay in eval mode whatever ``train()`` is called with, so the VQ
+        codebook no longer moves.
+        """
+        self.frames_frozen = True
+        for module in (self.encoder, self.vq, self.fsq, self.phoneme_head):
+            if module is not None:
+                module.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> Codec:
+        super().train(mode)
+        if self.frames_frozen:
+            for module in (self.encoder, self.vq, self.fsq, self.phoneme_head):
+                if module is not None:
+                    module.eval()
+        return self
 
     def frame_inputs(self, frames: Frames) -> torch.Tensor:
         """Decoder input for ``frames``: semantic codeword ⊕ acoustic values ``[B, T, vq.dim + D]``."""
@@ -92,6 +120,12 @@ class Codec(nn.Module):
         dropout: QuantizerDropout | None = None,
     ) -> CodecOutput:
         """``wav`` ``[B, S]`` (S a multiple of 1920), ``frame_mask`` ``[B, T]`` True on real frames."""
+        if self.frames_frozen:  # decoder-only training: the frames are what inference will produce
+            with torch.no_grad():
+                sem, ac = self._split(self.encoder(wav))
+                vq, fsq = self.vq(sem, frame_mask), self.fsq(ac)
+            audio = self.decoder(torch.cat([vq.quantized, fsq.values], dim=-1))
+            return CodecOutput(audio=audio, semantic=vq, acoustic=fsq, phoneme_logprobs=None)
         latents = self.encoder(wav)  # [B, T, vq.dim + D]
         sem, ac = self._split(latents)
         vq = self.vq(sem, frame_mask)

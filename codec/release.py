@@ -6,6 +6,7 @@ that contains it (the default model's folder is ``flowtts.model_dir()``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,7 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
 from codec.config import CodecConfig
-from codec.model import Codec
+from codec.model import FRAME_PREFIXES, Codec
 from flowtts.atomic import write_bytes_atomic
 from flowtts.errors import FlowTTSError
 
@@ -39,6 +40,38 @@ def release_state(codec: Codec, dtype: torch.dtype = torch.float32) -> dict[str,
     return state
 
 
+def frames_id_of(state: dict[str, torch.Tensor], config: CodecConfig) -> str:
+    """12 hex digits naming the frames a codec makes: a sha256 over the tensors and config sections that
+    decide them (encoder, VQ, FSQ), not the decoder's. A decoder fine-tuned after ``freeze_frames`` keeps
+    its codec's id, so the TTS corpus frames and saved voices made with the earlier file stay usable."""
+    h = hashlib.sha256()
+    c = config.to_dict()
+    h.update(json.dumps({k: c[k] for k in ("encoder", "vq", "fsq")}, sort_keys=True).encode())
+    for name in sorted(state):
+        if name.startswith(FRAME_PREFIXES) and not name.endswith("unused_updates"):
+            t = state[name].detach().cpu().contiguous()
+            h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:12]
+
+
+def frames_id(path: str | os.PathLike) -> str:
+    """The ``frames_id`` of a codec file: from its header, or computed from its tensors (older files)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILE_NAME
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            if meta.get("frames_id"):
+                return meta["frames_id"]
+            config = CodecConfig.from_dict(json.loads(meta["config"]))
+            state = {k: f.get_tensor(k) for k in f.keys() if k.startswith(FRAME_PREFIXES)}
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError) as e:
+        raise FlowTTSError(f"{path}: not a readable codec file ({e})") from e
+    return frames_id_of(state, config)
+
+
 def save_codec(
     codec: Codec,
     path: str | os.PathLike,
@@ -49,15 +82,29 @@ def save_codec(
     path = Path(path)
     if path.is_dir():
         path = path / FILE_NAME
-    meta = {"format": FORMAT, "config": json.dumps(codec.config.to_dict()), **(extra or {})}
-    write_bytes_atomic(path, safetensors_save(release_state(codec, dtype), metadata=meta))
+    state = release_state(codec, dtype)
+    meta = {
+        "format": FORMAT,
+        "config": json.dumps(codec.config.to_dict()),
+        "frames_id": frames_id_of(state, codec.config),
+        **(extra or {}),
+    }
+    write_bytes_atomic(path, safetensors_save(state, metadata=meta))
     return path
 
 
 def load_codec(
-    path: str | os.PathLike | None = None, device: torch.device | str = "cpu", strict: bool = True
+    path: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+    strict: bool = True,
+    trace_steps: bool = False,
 ) -> Codec:
-    """Loads a released codec (file or folder; ``None``: the default model's) in eval mode."""
+    """Loads a released codec (file or folder; ``None``: the default model's) in eval mode.
+
+    ``trace_steps``: stream through traced, frozen decoder graphs (``codec.decoder_trace``: same samples,
+    faster per frame, but each new shape costs about a second to trace; servers turn them on with
+    ``codec.streaming.warm_up``).
+    """
     if path is None:
         from flowtts.model_dir import default_model_dir
 
@@ -88,7 +135,10 @@ def load_codec(
         raise FlowTTSError(
             f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
-    return codec.to(device).eval()
+    codec = codec.to(device).eval()
+    if trace_steps:
+        codec.decoder.trace_steps()
+    return codec
 
 
 def codec_metadata(path: str | os.PathLike) -> dict[str, str]:

@@ -80,8 +80,10 @@ def _out_flags(p: argparse.ArgumentParser, default_name: str) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
-        help="benchmarks: codec resynthesis, TTS intelligibility, voice similarity, speed, robustness",
-        description="Evaluate models against the design targets and write JSON + Markdown reports.",
+        help="benchmarks (codec, intelligibility, similarity, speed, robustness) and listening tests "
+        "(MUSHRA, win rate)",
+        description="Evaluate models against the design targets and write JSON + Markdown reports; build, "
+        "serve and analyze listening tests (mushra, winrate).",
     )
     esub = p.add_subparsers(dest="eval_command", metavar="ACTION")
     esub.required = True
@@ -289,6 +291,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _sampling_flags(r)
     _out_flags(r, "robustness")
     r.set_defaults(func=run_robustness)
+
+    from evals.listening.cli import add_parsers as add_listening_parsers
+
+    add_listening_parsers(esub)  # mushra, winrate: build | serve | analyze
 
 
 def _report_name(name: str | None, default: str) -> str:

@@ -52,6 +52,7 @@ from flowtts.errors import FlowTTSError
 DEFAULT_MAX_PER_GROUP = 50
 SPEED_CLIP_SECONDS = 10.0
 SPEED_THREADS = 2
+BATCHED_STREAMS = 16  # serve's concurrency target: streams decoded in one batched step
 WER_LANG = "en"  # the judge is pocketsphinx's US-English model
 
 # name -> (label, comparison, target, unit)
@@ -62,7 +63,7 @@ TARGETS: dict[str, tuple[str, str, float, str]] = {
     "bitrate": ("bitrate", "<=", 2200.0, "bit/s"),
     "encode_xrt": ("encode speed (batch 1, 2 threads)", ">=", 50.0, "× real time"),
     "decode_xrt": ("decode speed (batch 1, 2 threads)", ">=", 50.0, "× real time"),
-    "stream_ms": ("streaming decode (median)", "<=", 5.0, "ms/frame"),
+    "stream_ms": ("streaming decode, traced steps (median)", "<=", 5.0, "ms/frame"),
 }
 
 
@@ -217,6 +218,9 @@ def measure_speed(codec, clip: np.ndarray, runs: int = 5, threads: int = SPEED_T
     torch threads (2 by default, the design's target machine; the previous setting is restored)."""
     import torch
 
+    from codec.frames import Frames
+    from codec.streaming import push_many, warm_up
+
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -248,6 +252,20 @@ def measure_speed(codec, clip: np.ndarray, runs: int = 5, threads: int = SPEED_T
 
         stream_once()  # warm-up
         per_frame_ms = [1000.0 * t for t in stream_once()]
+        # the same with the traced decoder graphs a server turns on (codec.streaming.warm_up), then N
+        # streams decoded together per step as serve batches them
+        traced_before = codec.decoder.traced
+        warm_up(codec, BATCHED_STREAMS)
+        stream_once()
+        traced_ms = [1000.0 * t for t in stream_once()]
+        batched_ms = []
+        streams = [codec.streaming_decoder() for _ in range(BATCHED_STREAMS)]
+        for i in range(frames.num_frames):
+            rows = Frames.stack([frames.slice(i, i + 1)] * BATCHED_STREAMS)
+            t0 = time.perf_counter()
+            push_many(streams, rows)
+            batched_ms.append(1000.0 * (time.perf_counter() - t0))
+        codec.decoder.traced = traced_before
     finally:
         torch.set_num_threads(previous)
     enc_med, dec_med = statistics.median(enc), statistics.median(dec)
@@ -263,6 +281,11 @@ def measure_speed(codec, clip: np.ndarray, runs: int = 5, threads: int = SPEED_T
         "stream_ms_per_frame_median": statistics.median(per_frame_ms),
         "stream_ms_per_frame_p95": _percentile(per_frame_ms, 95),
         "stream_ms_per_frame_max": max(per_frame_ms),
+        "stream_traced_ms_per_frame_median": statistics.median(traced_ms),
+        "stream_traced_ms_per_frame_p95": _percentile(traced_ms, 95),
+        "batched_streams": BATCHED_STREAMS,
+        "stream_batched_ms_per_step_median": statistics.median(batched_ms[1:] or batched_ms),
+        "stream_batched_ms_per_step_p95": _percentile(batched_ms[1:] or batched_ms, 95),
         "frame_ms": 1000.0 / FRAME_RATE,
         "load_average_before": list(load_before) if load_before else None,
         "load_average_after": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -435,7 +458,8 @@ def evaluate_codec(
         "bitrate": bitrate["bits_per_second"],
         "encode_xrt": speed_block["encode_xrt"] if speed_block else None,
         "decode_xrt": speed_block["decode_xrt"] if speed_block else None,
-        "stream_ms": speed_block["stream_ms_per_frame_median"] if speed_block else None,
+        # the streaming target is judged on the traced decoder steps, the configuration serve runs
+        "stream_ms": speed_block["stream_traced_ms_per_frame_median"] if speed_block else None,
     }
     checks = _checks(values)
     notes = []
@@ -639,6 +663,12 @@ def render_markdown(report: dict) -> str:
             f"(a frame is {s['frame_ms']:.0f} ms) |",
             f"| streaming decode, p95 | {s['stream_ms_per_frame_p95']:.2f} ms/frame |",
             f"| streaming decode, max | {s['stream_ms_per_frame_max']:.2f} ms/frame |",
+            f"| streaming decode, traced steps (as serve runs it), median | "
+            f"{s['stream_traced_ms_per_frame_median']:.2f} ms/frame |",
+            f"| streaming decode, traced steps, p95 | {s['stream_traced_ms_per_frame_p95']:.2f} ms/frame |",
+            f"| {s['batched_streams']} streams decoded together, median | "
+            f"{s['stream_batched_ms_per_step_median']:.2f} ms per step "
+            f"({s['stream_batched_ms_per_step_median'] / s['batched_streams']:.2f} ms per stream) |",
         ]
     if report["notes"]:
         lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]

@@ -212,8 +212,6 @@ class TTS:
         """Yields float32 audio chunks at 24 kHz as frames are generated (about 80 ms each)."""
         import time
 
-        from codec.frames import Frames
-
         if not 0.5 <= speed <= 2.0:
             raise FlowTTSError(f"speed must be in [0.5, 2.0], got {speed}")
         sentences = self.sentences(text, lang)
@@ -235,12 +233,7 @@ class TTS:
                 t1 = time.perf_counter()
                 if bool(step.finished[0]):
                     break
-                frames = Frames(
-                    step.semantic[None].to(self.codec_device),
-                    step.acoustic[None].to(self.codec_device),
-                    self.codec.config.vq.codebook_size,
-                    self.codec.config.fsq.levels,
-                )
+                frames = step.frames([0], self.codec.config, self.codec_device)
                 chunk = decoder.push(frames)[0].cpu().numpy()
                 self.last_timings.append(FrameTiming(t1 - t0, time.perf_counter() - t1))
                 yield from self._out(chunk, stretch)
@@ -259,6 +252,15 @@ class TTS:
     @property
     def codec_device(self) -> torch.device:
         return next(self.codec.parameters()).device
+
+    def warm_up(self, voice: Voice | str | None = None, lang: str = "en", max_streams: int = 1) -> None:
+        """Pays the first-call costs before a user waits for them (what a server does at start): one
+        short synthesis, and traced codec decoder graphs (faster per frame) for up to ``max_streams``
+        streams decoded together."""
+        from codec.streaming import warm_up
+
+        self.synthesize("Hello.", voice=voice, lang=lang, seed=0)
+        warm_up(self.codec, max_streams)
 
     def synthesize(self, text: str, voice: Voice | str | None = None, lang: str = "en", **kw) -> Audio:
         """The whole audio of ``text`` (see ``stream`` for the options)."""

@@ -129,8 +129,8 @@ def _start_service(settings: ServeSettings, tts, metrics: Metrics):
             raise FlowTTSError(f"--default-voice: {e.message}") from None
     if settings.warmup:
         default = settings.default_voice or (voices.presets.names() or [None])[0]
-        tts.synthesize(
-            "Hello.", voice=voices.get(default) if default else None, lang=settings.default_language, seed=0
+        tts.warm_up(
+            voices.get(default) if default else None, settings.default_language, settings.max_streams
         )
     scheduler = Scheduler(
         tts,

@@ -314,16 +314,15 @@ class Scheduler:
             r.chars += len(text)
 
     def _step(self) -> None:
-        from codec.frames import Frames
+        from codec.streaming import push_many
 
         t0 = time.perf_counter()
         step, self._batch = self.tts.generator.step(self._batch)
         if not self._batch.active:
             self._batch = None
-        codec_config = self.tts.codec.config
-        device = self.tts.codec_device
         now = time.monotonic()
         size = len(step.tags)
+        rows: list[int] = []
         for i, r in enumerate(step.tags):
             if r.stream not in self._running or self._running[r.stream] is not r:
                 continue
@@ -334,14 +333,15 @@ class Scheduler:
                     UnitDone(r.units - 1, r.unit_text, r.unit_start, r.samples - r.unit_start, r.unit_frames)
                 )
                 continue
-            frames = Frames(
-                step.semantic[i : i + 1][None].to(device),
-                step.acoustic[i : i + 1][None].to(device),
-                codec_config.vq.codebook_size,
-                codec_config.fsq.levels,
-            )
-            chunk = r.decoder.push(frames)[0].cpu().numpy()
-            self._emit_audio(r, chunk, now)
+            rows.append(i)
+        # every live stream's new frame through the codec decoder in one batched pass
+        live = [step.tags[i] for i in rows]
+        chunks = []
+        if rows:
+            frames = step.frames(rows, self.tts.codec.config, self.tts.codec_device)  # [N, 1]
+            chunks = push_many([r.decoder for r in live], frames)
+        for r, chunk in zip(live, chunks, strict=True):
+            self._emit_audio(r, chunk[0].cpu().numpy(), now)
             r.frames += 1
             r.unit_frames += 1
             if r.samples > r.stream.spec.max_audio_seconds * SAMPLE_RATE:

@@ -44,6 +44,9 @@ class CodecTrainConfig:
     mel_weight: float = 2.0
     stft_weight: float = 1.0
     ctc_weight: float = 0.3
+    # Train the decoder only, on the frames inference produces (Codec.freeze_frames): for a run started
+    # with `--init` from a trained codec, whose frames (and frames_id) must not change.
+    freeze_frames: bool = False
     min_phone_count: int = 5  # phones rarer than this in train are left out of the CTC inventory
     dropout: QuantizerDropout = field(default_factory=QuantizerDropout)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)

@@ -28,11 +28,12 @@ import torch.nn.functional as F
 
 from codec.model import Codec
 from codec.phonemes import build_inventory, ipa_to_phones
-from codec.release import save_codec
+from codec.release import load_codec, save_codec
 from codec.training.config import CodecTrainConfig
 from codec.training.dataset import Batch, BatchSampler, CorpusAudio
 from codec.training.losses import SpectralLoss
 from flowtts.atomic import write_text_atomic
+from flowtts.errors import FlowTTSError
 from flowtts.training.loop import (
     StopFlag,
     any_rank,
@@ -65,7 +66,9 @@ def train(
     device: str = "auto",
     max_minutes: float | None = None,
     progress: bool = True,
+    init: str | os.PathLike | None = None,
 ) -> TrainResult:
+    """Trains (or resumes) a codec run in ``out``; ``init``: a codec file whose weights start a new run."""
     out = Path(out)
     dev = pick_device(device)
     d = init_distributed(dev)
@@ -84,6 +87,12 @@ def train(
         saved = CodecTrainConfig.from_dict(state["config"])
         # the architecture (and phone inventory) come from the checkpoint; the schedule from the config file
         config = replace(config, codec=saved.codec)
+    init_codec = None
+    if ckpt is None and init is not None:
+        init_codec = load_codec(init)
+        config = replace(config, codec=init_codec.config)
+    if config.freeze_frames and ckpt is None and init_codec is None:
+        raise FlowTTSError("freeze_frames = true needs --init CODEC (the codec whose frames to keep)")
 
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -101,9 +110,18 @@ def train(
     if d.main and ckpt is None:
         write_text_atomic(out / "config.json", config.dumps() + "\n")
 
-    model = Codec(config.codec).to(dev)
+    model = Codec(config.codec)
+    if init_codec is not None:
+        missing, unexpected = model.load_state_dict(init_codec.state_dict(), strict=False)
+        assert not unexpected and all(m.endswith("unused_updates") for m in missing), (missing, unexpected)
+    if config.freeze_frames:
+        model.freeze_frames()
+    model = model.to(dev).train()
     optim = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        betas=config.betas,
+        weight_decay=config.weight_decay,
     )
     disc = disc_optim = None
     adv = config.adversarial

@@ -37,6 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="checkpoint and stop after M minutes of wall time (resume later with the same command)",
     )
     c.add_argument("--steps", type=int, default=None, help="override the config's total number of steps")
+    c.add_argument(
+        "--init",
+        default=None,
+        metavar="CODEC",
+        help="start a new run from these weights (a codec.safetensors; its architecture wins over the "
+        "config's [codec]); ignored when OUT already has a checkpoint. With freeze_frames = true in the "
+        "config this trains the decoder of an existing codec further without changing its frames",
+    )
     c.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     c.set_defaults(func=run_codec)
     t = tsub.add_parser(
@@ -87,13 +95,23 @@ def _checked(args: argparse.Namespace, config):
 
 
 def run_codec(args: argparse.Namespace) -> int:
+    from pathlib import Path
 
     from codec.training.config import CodecTrainConfig
     from codec.training.trainer import train
+    from flowtts.errors import FlowTTSError
 
     config = _checked(args, CodecTrainConfig.load(args.config))
+    if args.init is not None and not Path(args.init).is_file():
+        raise FlowTTSError(f"--init {args.init}: no such file")
     result = train(
-        config, args.corpus, args.out, args.device, args.max_minutes, progress=not args.no_progress
+        config,
+        args.corpus,
+        args.out,
+        args.device,
+        args.max_minutes,
+        progress=not args.no_progress,
+        init=args.init,
     )
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun, rank 0 reports

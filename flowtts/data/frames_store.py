@@ -9,13 +9,13 @@ the frames of its utterances end to end:
     acoustic  [N, D] uint8     FSQ level indices 0 .. L-1 (value = 2·code/(L-1) − 1)
     offsets   [U + 1] int64    utterance u has frames offsets[u] .. offsets[u+1]
 
-and its header lists the utterance ids in the same order. ``<codec-id>`` is a hash of the codec file, so
-frames of different codecs never mix.
+and its header lists the utterance ids in the same order. ``<codec-id>`` is the codec's ``frames_id`` (a
+hash of its encoder and quantizers), so frames of different codecs never mix, while a codec whose decoder
+alone was trained further (``freeze_frames``) reuses them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -35,12 +35,10 @@ FORMAT = "flowtts.frames_store"
 
 
 def codec_id(codec_path: str | os.PathLike) -> str:
-    """First 12 hex digits of the sha256 of the codec file."""
-    h = hashlib.sha256()
-    with open(codec_path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
+    """The codec's ``frames_id``: equal for two codec files that make the same frames (codec/release.py)."""
+    from codec.release import frames_id
+
+    return frames_id(codec_path)
 
 
 @dataclass

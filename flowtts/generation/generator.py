@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from codec.config import CodecConfig
+from codec.frames import Frames
 from flowtts.model.backbone import KVCache
 from flowtts.model.config import SamplingConfig
 from flowtts.model.sequence import Segment
@@ -129,6 +131,17 @@ class FrameStep:
     acoustic: torch.Tensor  # [B, D] on the FSQ grid (zeros where the stream ended)
     finished: torch.Tensor  # [B] bool: this step ended the stream (END chosen or max_frames reached)
     forced: torch.Tensor  # [B] bool: ended by the max_frames cap rather than by the model
+
+    def frames(self, rows: list[int], codec: CodecConfig, device: torch.device) -> Frames:
+        """This step's frame for each of ``rows`` as codec ``Frames`` ``[len(rows), 1]`` (one per stream),
+        ready for ``codec.streaming.push_many`` (or ``push`` for one row)."""
+        index = torch.tensor(rows, dtype=torch.long)
+        return Frames(
+            self.semantic[index][:, None].to(device),  # [N, 1]
+            self.acoustic[index][:, None].to(device),  # [N, 1, D]
+            codec.vq.codebook_size,
+            codec.fsq.levels,
+        )
 
 
 class Generator:

@@ -9,9 +9,10 @@ import torch
 
 from codec import model as codec_model
 from codec.config import CodecConfig
+from codec.frames import Frames
 from codec.model import Codec
 from flowtts.constants import FRAME_SAMPLES
-from tests.codec.helpers import random_frames
+from tests.codec.helpers import random_frames, tiny_config
 
 LOOKAHEAD = 360  # (960 - 240) / 2: the ISTFT overlap the stream holds back
 
@@ -114,3 +115,74 @@ def test_long_decode_goes_through_chunks_with_same_samples(
     chunked = codec.decode(frames)
     assert chunked.shape == one_shot.shape == (2, FRAME_SAMPLES * total)
     torch.testing.assert_close(chunked, one_shot, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_traced_stream_equals_one_shot(seed: int) -> None:
+    """The traced decoder steps (codec.decoder_trace, what load_codec turns on) give the same samples."""
+    codec = Codec(tiny_config()).eval()
+    codec.decoder.trace_steps()
+    rng = random.Random(seed)
+    total = rng.randint(3, 12)
+    sizes: list[int] = []
+    while sum(sizes) < total:
+        sizes.append(min(rng.randint(1, 2), total - sum(sizes)))
+    frames = random_frames(codec, batch=2, frames=total, seed=seed)
+    reference = codec.decode(frames)
+    with torch.inference_mode():
+        streamed = torch.cat(_stream(codec, frames, sizes), dim=-1)
+    torch.testing.assert_close(streamed, reference, atol=1e-5, rtol=1e-4)
+    if len(sizes) > 1:
+        assert codec.decoder.traced._graphs  # the steady-state pieces ran traced
+
+    # a weight changed in place (an optimizer step): the stale graphs are dropped, results follow
+    with torch.no_grad():
+        codec.decoder.blocks[0].pwconv1.weight.mul_(1.5)
+    torch.testing.assert_close(
+        torch.cat(_stream(codec, frames, sizes), dim=-1), codec.decode(frames), atol=1e-5, rtol=1e-4
+    )
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_push_many_equals_separate_streams(traced: bool) -> None:
+    """Streams at different positions decoded together give what each gives alone (serve's batching)."""
+    from codec.streaming import push_many
+
+    codec = Codec(tiny_config()).eval()
+    if traced:
+        codec.decoder.trace_steps()
+    lengths = [6, 4, 5]
+    starts = [0, 2, 1]  # stream i joins the batch at step starts[i]
+    frames = [random_frames(codec, 1, n, seed=10 + i) for i, n in enumerate(lengths)]
+    alone = [torch.cat(_stream(codec, f, [1] * f.num_frames), dim=-1) for f in frames]
+
+    streams = [codec.streaming_decoder() for _ in lengths]
+    got: list[list[torch.Tensor]] = [[] for _ in lengths]
+    for step in range(max(s + n for s, n in zip(starts, lengths, strict=True))):
+        live = [i for i in range(3) if starts[i] <= step < starts[i] + lengths[i]]
+        if not live:
+            continue
+        rows = [frames[i].slice(step - starts[i], step - starts[i] + 1) for i in live]
+        for i, chunk in zip(live, push_many([streams[i] for i in live], Frames.stack(rows)), strict=True):
+            got[i].append(chunk)
+            assert chunk.shape == (1, FRAME_SAMPLES - (LOOKAHEAD if step == starts[i] else 0))
+    for i, s in enumerate(streams):
+        got[i].append(s.flush())
+        torch.testing.assert_close(torch.cat(got[i], dim=-1), alone[i], atol=1e-5, rtol=1e-4)
+
+
+def test_push_many_refuses_misuse() -> None:
+    from codec.streaming import push_many
+
+    codec = Codec(tiny_config()).eval()
+    f = random_frames(codec, 2, 1)
+    with pytest.raises(ValueError, match="2 rows"):
+        push_many([codec.streaming_decoder()], f)
+    wide = codec.streaming_decoder()
+    wide.push(f)
+    with pytest.raises(ValueError, match="batch-1"):
+        push_many([wide, codec.streaming_decoder()], f)
+    done = codec.streaming_decoder()
+    done.flush()
+    with pytest.raises(RuntimeError, match="flushed"):
+        push_many([done, codec.streaming_decoder()], f)

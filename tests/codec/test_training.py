@@ -14,7 +14,7 @@ import torch
 from safetensors import safe_open
 
 from codec.phonemes import build_inventory
-from codec.release import codec_metadata, load_codec
+from codec.release import codec_metadata, frames_id, load_codec
 from codec.training.config import CodecTrainConfig
 from codec.training.dataset import BatchSampler, CorpusAudio
 from codec.training.trainer import latest_checkpoint, lr_at, train
@@ -274,3 +274,64 @@ def test_train_runs_checkpoints_and_resumes(corpus: Path, tmp_path: Path) -> Non
     # a finished run called again does nothing more
     assert train(replace(config, steps=3), corpus, out, device="cpu", progress=False).step == 3
     assert len(_rows(out)) == 4
+
+
+def test_decoder_only_run_keeps_the_frames(corpus: Path, tmp_path: Path) -> None:
+    """`--init` + `freeze_frames`: the decoder trains on, the encoder and VQ (so every frame) do not move."""
+    base = {
+        "codec": tiny_config(phonemes=()).to_dict(),
+        "steps": 2,
+        "batch_seconds": 4.0,
+        "max_item_seconds": 2.0,
+        "warmup_steps": 1,
+        "log_every": 1,
+        "val_every": 100,
+        "min_phone_count": 1,
+        "threads": 1,
+    }
+    first = train(CodecTrainConfig.from_dict(base), corpus, tmp_path / "a", device="cpu", progress=False)
+    start = first.out / "codec.safetensors"
+
+    # the GAN stage joins at step 1 (Vocos multi-resolution discriminator + feature matching)
+    frozen = CodecTrainConfig.from_dict({**base, "freeze_frames": True, "adversarial": {"start_step": 1}})
+    with pytest.raises(FlowTTSError, match="needs --init"):
+        train(frozen, corpus, tmp_path / "b0", device="cpu", progress=False)
+    # the config's [codec] differs from the file's: the file's architecture wins
+    frozen = replace(frozen, codec=tiny_config(phonemes=("a",)))
+    second = train(frozen, corpus, tmp_path / "b", device="cpu", progress=False, init=start)
+    end = second.out / "codec.safetensors"
+
+    a, b = load_codec(start).state_dict(), load_codec(end).state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        if not name.startswith("decoder."):
+            assert torch.equal(a[name], b[name]), name  # only decoder tensors may move
+    assert any(not torch.equal(a[n], b[n]) for n in a if n.startswith("decoder."))
+    assert codec_metadata(start)["frames_id"] == codec_metadata(end)["frames_id"] == frames_id(start)
+    assert (start.read_bytes() != end.read_bytes()) and frames_id(end) == frames_id(start)
+
+    # and the same audio gives the same frames from both files
+    wav = torch.from_numpy(speechlike(1.0, seed=3)).float()[None]
+    fa, fb = load_codec(start).encode(wav), load_codec(end).encode(wav)
+    assert torch.equal(fa.semantic, fb.semantic) and torch.equal(fa.acoustic, fb.acoustic)
+    rows = _rows(second.out)
+    assert [r["step"] for r in rows if r["kind"] == "train"] == [1, 2]
+    assert all("ctc" not in r for r in rows)
+    assert "disc" not in rows[0] and all(math.isfinite(rows[1][k]) for k in ("disc", "gen", "fm"))
+    ckpt = latest_checkpoint(second.out)
+    assert ckpt is not None and {"disc.safetensors", "disc_optimizer.pt"} <= {p.name for p in ckpt.iterdir()}
+
+
+def test_frames_id_changes_with_the_encoder(tmp_path: Path) -> None:
+    from codec.model import Codec
+    from codec.release import save_codec
+
+    codec = Codec(tiny_config())
+    one = save_codec(codec, tmp_path / "one.safetensors")
+    with torch.no_grad():
+        codec.decoder.inp.weight.add_(1.0)
+    two = save_codec(codec, tmp_path / "two.safetensors")
+    with torch.no_grad():
+        next(codec.encoder.parameters()).add_(1.0)
+    three = save_codec(codec, tmp_path / "three.safetensors")
+    assert frames_id(one) == frames_id(two) != frames_id(three)
