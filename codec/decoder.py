@@ -117,7 +117,21 @@ class Decoder(nn.Module):
         A stream's first call returns ``1920·T - 360`` samples, later calls ``1920·T``; ``finish`` returns
         the last 360. Updates ``state`` in place.
         """
-        frames, pasts = self._step(x, state.frame_past + state.hop_past)
+        pasts = state.frame_past + state.hop_past
+        if (
+            self.traced is not None
+            and x.shape[1] <= TRACE_MAX_FRAMES
+            and state.ola is not None
+            and all(p is not None for p in pasts)
+        ):
+            steady = self.traced("steady", x, pasts, state.ola, state.envelope)
+            if steady is not None:
+                out, pasts, state.ola, state.envelope = steady
+                self._set_pasts(state, pasts)
+                state.hops += x.shape[1] * HOPS_PER_FRAME
+                state.emitted += out.shape[-1]
+                return out
+        frames, pasts = self._windowed(x, pasts)
         self._set_pasts(state, pasts)
         return self._overlap_add(frames, state)
 
@@ -129,9 +143,8 @@ class Decoder(nn.Module):
         n = x.shape[0]
         if n != len(states) or any(s.ola is not None and s.ola.shape[0] != 1 for s in states):
             raise ValueError(f"stream_many takes one batch-1 state per row ({n} rows, {len(states)} states)")
-        rows = n
-        if self.traced is not None and x.shape[1] <= TRACE_MAX_FRAMES:
-            rows = 1 << (n - 1).bit_length()  # pad to a power of two: few shapes to trace (serve's 1..16)
+        use_trace = self.traced is not None and x.shape[1] <= TRACE_MAX_FRAMES
+        rows = 1 << (n - 1).bit_length() if use_trace else n  # powers of two: few shapes to trace
         blocks = list(self.frame_blocks) + list(self.blocks)
         pasts = []
         for j, block in enumerate(blocks):
@@ -141,7 +154,8 @@ class Decoder(nn.Module):
             pasts.append(torch.cat(per))  # [rows, C, k-1]
         if rows > n:
             x = torch.cat([x, x.new_zeros(rows - n, *x.shape[1:])])
-        frames, new = self._step(x, pasts)  # [rows, n_fft, 8T]
+        traced = self.traced("windowed", x, pasts) if use_trace else None
+        frames, new = traced if traced is not None else self._windowed(x, pasts)  # [rows, n_fft, 8T]
         out = []
         for i, s in enumerate(states):
             self._set_pasts(s, [p[i : i + 1] for p in new])
@@ -155,15 +169,6 @@ class Decoder(nn.Module):
     def _set_pasts(self, state: DecoderState, pasts: list[torch.Tensor]) -> None:
         nf = len(self.frame_blocks)
         state.frame_past, state.hop_past = list(pasts[:nf]), list(pasts[nf:])
-
-    def _step(
-        self, x: torch.Tensor, pasts: list[torch.Tensor | None]
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``_windowed``, through the traced graphs where they apply (steady-state pieces, no autograd)."""
-        out = None
-        if self.traced is not None and x.shape[1] <= TRACE_MAX_FRAMES and all(p is not None for p in pasts):
-            out = self.traced(x, pasts)  # None: not applicable now (training, grad on, ...)
-        return out if out is not None else self._windowed(x, pasts)
 
     def _overlap_add(self, frames: torch.Tensor, state: DecoderState) -> torch.Tensor:
         """Adds windowed ISTFT frames ``[B, n_fft, L]`` onto ``state``'s pending tail; returns the final
@@ -185,6 +190,17 @@ class Decoder(nn.Module):
         out = ola[:, start:final] / env[start:final]
         state.emitted += out.shape[-1]
         return out
+
+    def _steady(
+        self, x: torch.Tensor, pasts: list[torch.Tensor], ola: torch.Tensor, envelope: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """A running stream's whole step as a pure function (what ``codec.decoder_trace`` traces): frame
+        inputs, conv histories and the pending overlap-add tail (``ola`` ``[B, n_fft - hop]`` and its
+        ``envelope``) -> final samples ``[B, 1920·T]``, new histories, new tail and envelope."""
+        frames, pasts = self._windowed(x, pasts)
+        state = DecoderState(ola=ola, envelope=envelope, hops=1)  # hops > 0: no "same" trim
+        out = self._overlap_add(frames, state)
+        return out, pasts, state.ola, state.envelope
 
     def _windowed(
         self, x: torch.Tensor, pasts: list[torch.Tensor | None]

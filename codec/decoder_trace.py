@@ -6,10 +6,11 @@ graph traced once per input shape and frozen (``torch.jit.freeze`` + ``optimize_
 the same arithmetic with the weights pre-packed and the Python gone: on this project's 2-core CPU the
 per-frame decoder work fell from 5.7 ms to 3.8–4.3 ms (``evals`` streaming figure; see the codec note).
 
-What is traced is the pure part of ``Decoder.stream``: frame inputs and conv histories in, windowed
-ISTFT frames and new histories out. The overlap-add with its running state stays in Python (a handful
-of ops). A stream's first piece (no history yet) runs eagerly, so only steady-state shapes are traced;
-each (batch, frames) shape is traced on first use and cached.
+What is traced are the decoder's pure step functions: ``_steady`` (a running stream's whole step:
+frame inputs, conv histories and pending overlap-add tail in; final samples and the new state out) and
+``_windowed`` (the same without the overlap-add, for ``stream_many``, which adds per stream). A
+stream's first piece runs eagerly, so only steady-state shapes are traced; each shape is traced on
+first use (about a second) and cached.
 
 The graphs hold a copy of the weights taken when they were traced; ``TracedSteps`` checks the version
 counters of the decoder's parameters on every call and retraces after any in-place change (an
@@ -32,18 +33,20 @@ MAX_CACHED_SHAPES = 64  # serve's continuous batching sees batch sizes 1..max-st
 
 
 class _Core(nn.Module):
-    """``Decoder._windowed`` as a module with tensor-only inputs and outputs (what tracing needs)."""
+    """One of the decoder's pure step functions (``_windowed`` or ``_steady``) as a module whose inputs
+    and outputs are tensors and lists of tensors (what tracing needs)."""
 
-    def __init__(self, decoder: Decoder):
+    def __init__(self, decoder: Decoder, kind: str):
         super().__init__()
         self.decoder = decoder
+        self.fn = getattr(decoder, f"_{kind}")
 
-    def forward(self, x: torch.Tensor, pasts: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        return self.decoder._windowed(x, list(pasts))
+    def forward(self, *args):
+        return self.fn(*args)
 
 
 class TracedSteps:
-    """Per-shape traced and frozen ``Decoder._windowed``; ``None`` from ``__call__`` means "run eagerly"."""
+    """Per-shape traced and frozen decoder step functions; ``None`` from ``__call__`` means "run eagerly"."""
 
     def __init__(self, decoder: Decoder):
         self._decoder = decoder  # a plain object, not a module: nothing here enters the state_dict
@@ -54,9 +57,8 @@ class TracedSteps:
     def _weights_version(self) -> tuple[int, ...]:
         return tuple(p._version for p in self._decoder.parameters())
 
-    def __call__(
-        self, x: torch.Tensor, pasts: list[torch.Tensor]
-    ) -> tuple[torch.Tensor, list[torch.Tensor]] | None:
+    def __call__(self, kind: str, *args) -> tuple | None:
+        """``kind`` is ``windowed`` or ``steady``; ``args`` that function's tensors (lists allowed)."""
         decoder = self._decoder
         if self._failed or decoder.training or torch.is_grad_enabled():
             return None
@@ -64,7 +66,7 @@ class TracedSteps:
         if version != self._versions:
             self._graphs.clear()
             self._versions = version
-        key = (x.shape, x.dtype, x.device, tuple(p.shape for p in pasts))
+        key = (kind, *(_shape_key(a) for a in args))
         graph = self._graphs.get(key)
         if graph is None:
             if len(self._graphs) >= MAX_CACHED_SHAPES:
@@ -72,12 +74,17 @@ class TracedSteps:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # TracerWarnings about Python ints from shapes: expected
-                    traced = torch.jit.trace(_Core(decoder).eval(), (x, pasts), check_trace=False)
+                    traced = torch.jit.trace(_Core(decoder, kind).eval(), args, check_trace=False)
                     graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
             except Exception as e:  # noqa: BLE001 - an unsupported platform falls back to eager, once
                 warnings.warn(f"traced decoder steps unavailable, decoding eagerly: {e}", stacklevel=2)
                 self._failed = True
                 return None
             self._graphs[key] = graph
-        frames, new_pasts = graph(x, pasts)
-        return frames, list(new_pasts)
+        return tuple(list(o) if isinstance(o, (list, tuple)) else o for o in graph(*args))
+
+
+def _shape_key(a) -> tuple:
+    if isinstance(a, torch.Tensor):
+        return (tuple(a.shape), a.dtype, a.device)
+    return tuple(_shape_key(t) for t in a)

@@ -105,6 +105,10 @@ def warm_up(codec: Codec, max_streams: int = 1) -> None:
             codec.config.fsq.levels,
         )
         push_many([codec.streaming_decoder() for _ in range(n)], frames)
+        if n == 1:  # and one running stream's own step (TTS.stream, single requests)
+            single = codec.streaming_decoder()
+            single.push(frames)
+            single.push(frames)
         if n >= max_streams:
             break
         n *= 2
