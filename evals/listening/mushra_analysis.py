@@ -37,6 +37,9 @@ from typing import Literal
 
 import numpy as np
 
+from evals.listening.markdown import md as _md
+from evals.listening.markdown import num as _num
+from evals.listening.markdown import p_value as _p
 from evals.listening.records import HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR, MushraRating
 from evals.listening.stats import holm, signed_rank_test, t_interval
 from evals.report import to_jsonable
@@ -196,20 +199,6 @@ class MushraAnalysis:
         for note in self.notes:
             lines.append(f"- {note}")
         return "\n".join(lines).rstrip() + "\n"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _num(x: float, digits: int = 1) -> str:
-    return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _p(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _condition_table(conditions: Sequence[ConditionSummary], pct: str) -> list[str]:

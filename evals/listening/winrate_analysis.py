@@ -36,6 +36,10 @@ from typing import Literal
 
 import numpy as np
 
+from evals.listening.markdown import md as _md
+from evals.listening.markdown import num as _num
+from evals.listening.markdown import p_value as _p
+from evals.listening.markdown import pct as _pct
 from evals.listening.records import PairVote
 from evals.listening.stats import (
     BT_RIDGE,
@@ -204,24 +208,6 @@ class WinrateAnalysis:
         for note in self.notes:
             lines.append(f"- {note}")
         return "\n".join(lines).rstrip() + "\n"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|")
-
-
-def _num(x: float, digits: int = 1) -> str:
-    return "—" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _pct(x: float) -> str:
-    return "—" if x is None or not math.isfinite(x) else f"{100 * x:.1f} %"
-
-
-def _p(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _pair_table(pairs: Sequence[PairSummary], pct: str) -> list[str]:

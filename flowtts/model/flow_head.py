@@ -50,14 +50,17 @@ class _Layer(nn.Module):
 
 
 class VelocityNet(nn.Module):
-    def __init__(self, config: TTSConfig):
+    def __init__(self, config: TTSConfig, semantic_table: nn.Embedding):
+        """``semantic_table``: the backbone's semantic-id embedding ``[K + 1, backbone.dim]``, shared
+        (kept in a list, so it is not registered twice and the state_dict holds it once)."""
         super().__init__()
         f = config.flow
+        self._table = [semantic_table]
         self.dim = f.dim
         self.x_proj = nn.Linear(config.acoustic_dim, f.dim, bias=False)
         self.time_proj = nn.Linear(f.dim, f.dim, bias=False)
         self.h_proj = nn.Linear(config.backbone.dim, f.dim, bias=False)  # no bias: h = 0 gives a zero token
-        self.semantic = nn.Embedding(config.codebook_size + 1, f.dim)
+        self.semantic_proj = nn.Linear(config.backbone.dim, f.dim, bias=False)  # of the shared table
         self.layers = nn.ModuleList(_Layer(f.dim, f.heads, f.ffn_dim) for _ in range(f.layers))
         self.norm = RMSNorm(f.dim)
         self.velocity = nn.Linear(f.dim, config.acoustic_dim, bias=False)
@@ -72,7 +75,7 @@ class VelocityNet(nn.Module):
                 self.x_proj(x),
                 self.time_proj(time_embedding(t, self.dim).to(x.dtype)),
                 self.h_proj(h),
-                self.semantic(semantic),
+                self.semantic_proj(self._table[0](semantic)),
             ],
             dim=1,
         )  # [B, 4, flow.dim]

@@ -54,8 +54,11 @@ class TTSModel(nn.Module):
         self.semantic_embedding = nn.Embedding(config.codebook_size + 1, dim)
         self.acoustic_projection = nn.Linear(config.acoustic_dim, dim)
         self.backbone = Backbone(config.backbone)
-        self.semantic_head = nn.Linear(dim, config.codebook_size + 1)  # + END_AUDIO
-        self.velocity_net = VelocityNet(config)
+        # The semantic head is tied to the input table (as language models do): logits are hidden ·
+        # embeddingᵀ + bias. The velocity net reads the same table. Together 5 M parameters fewer, what
+        # keeps the default model's release files within their 60 MB.
+        self.semantic_bias = nn.Parameter(torch.zeros(config.codebook_size + 1))  # + END_AUDIO
+        self.velocity_net = VelocityNet(config, self.semantic_embedding)
         self.flow = FlowMatching(self.velocity_net, config.flow.cond_dropout, config.fsq_levels)
         self.apply(self._init)
 
@@ -78,7 +81,7 @@ class TTSModel(nn.Module):
 
     def semantic_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """``[..., dim]`` -> ``[..., K + 1]`` (index K = END_AUDIO)."""
-        return self.semantic_head(hidden)
+        return F.linear(hidden, self.semantic_embedding.weight, self.semantic_bias)
 
     def hidden(self, batch: TTSBatch, cache: KVCache | None = None) -> torch.Tensor:
         return self.backbone(self.embed(batch.tokens, batch.is_frame, batch.semantic, batch.acoustic), cache)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,36 +16,21 @@ from dataclasses import replace
 
 import numpy as np
 
+from tests.live_uvicorn import LiveUvicorn
 
-class LiveServer:
+
+class LiveServer(LiveUvicorn):
     def __init__(self, settings, tts, sndbuf: int | None = None):
-        import uvicorn
-
         from serve.app import create_app
 
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if sndbuf:  # accepted sockets inherit it: a slow network path, without the kernel's autotuning
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        super().__init__(sndbuf)
         self.settings = replace(settings, port=self.port)
-        self.app = create_app(self.settings, tts=tts)
-        config = uvicorn.Config(
-            self.app,
+        self.serve(
+            create_app(self.settings, tts=tts),
             ws="websockets-sansio",
             ws_max_size=self.settings.ws_max_message_bytes,
-            log_config=None,
-            access_log=False,
             lifespan="on",
-            timeout_graceful_shutdown=2,
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
@@ -55,26 +39,6 @@ class LiveServer:
     @property
     def service(self):
         return self.app.state.service
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        self.sock.close()
-
-    def __enter__(self) -> LiveServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # --- small HTTP client (stdlib) -------------------------------------------------------------------
 

@@ -171,7 +171,7 @@ def test_telephony_and_binary_audio(server) -> None:
 
 
 def test_idle_sessions_are_closed_and_busy_servers_refuse_with_1013(make_server) -> None:
-    srv = make_server(max_streams=2, idle_timeout_s=0.5)
+    srv = make_server(max_streams=2, idle_timeout_s=2.0)  # long enough that a, b hold their slots below
 
     async def go():
         async with websockets.connect(srv.ws_url) as a, websockets.connect(srv.ws_url) as b:
@@ -186,7 +186,7 @@ def test_idle_sessions_are_closed_and_busy_servers_refuse_with_1013(make_server)
             status, headers, raw = srv.request("POST", "/v1/audio/speech", {"input": "Hi."})
             assert status == 429 and headers["retry-after"] == "1"
             assert json.loads(raw)["error"]["code"] == "server_busy"
-            m = await recv(a)  # nothing sent for 0.5 s
+            m = await recv(a)  # nothing sent for 2 s
             assert m["error"]["code"] == "idle_timeout"
             with pytest.raises(websockets.ConnectionClosed):
                 await recv(a)

@@ -6,15 +6,14 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from tests.live_uvicorn import LiveUvicorn
 
 RATE = 24000
 
@@ -70,52 +69,18 @@ def write_folder_test(
     return config
 
 
-class LiveApp:
+class LiveApp(LiveUvicorn):
     """The listening app under uvicorn on a real socket, in a thread (as tests/serve does for the service)."""
 
     def __init__(self, test_dir, db_path=None):
-        import uvicorn
-
         from evals.listening.server import create_listening_app
 
-        self.app = create_listening_app(test_dir, db_path)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__()
+        self.serve(create_listening_app(test_dir, db_path), lifespan="off")
 
     @property
     def store(self):
         return self.app.state.store
-
-    def start(self) -> LiveApp:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the listening server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        self.sock.close()
-
-    def __enter__(self) -> LiveApp:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def request(self, method: str, path: str, body=None, headers=None, raw: bytes | None = None):
         """(status, headers, parsed JSON or bytes)."""
