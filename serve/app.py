@@ -129,9 +129,7 @@ def _start_service(settings: ServeSettings, tts, metrics: Metrics):
             raise FlowTTSError(f"--default-voice: {e.message}") from None
     if settings.warmup:
         default = settings.default_voice or (voices.presets.names() or [None])[0]
-        tts.warm_up(
-            voices.get(default) if default else None, settings.default_language, settings.max_streams
-        )
+        tts.warm_up(voices.get(default) if default else None, settings.default_language, settings.max_streams)
     scheduler = Scheduler(
         tts,
         SchedulerConfig(
