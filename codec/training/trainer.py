@@ -113,7 +113,9 @@ def train(
     model = Codec(config.codec)
     if init_codec is not None:
         missing, unexpected = model.load_state_dict(init_codec.state_dict(), strict=False)
-        assert not unexpected and all(m.endswith("unused_updates") for m in missing), (missing, unexpected)
+        if unexpected or not all(m.endswith("unused_updates") for m in missing):
+            bad = missing[:3] + unexpected[:3]
+            raise FlowTTSError(f"--init {init}: weights do not fit its config ({bad})")
     if config.freeze_frames:
         model.freeze_frames()
     model = model.to(dev).train()
