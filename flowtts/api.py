@@ -10,6 +10,12 @@ frames are generated).
 Text is normalized and split into sentences; each sentence is one generation (its length capped by its
 number of characters, so it can never run on), and all sentences go through one streaming codec decoder,
 so the audio is continuous. A voice's prefix (its KV cache) is computed once and reused.
+
+Voice packs (``flowtts finetune``) attach to the loaded model without reloading it:
+
+    pack = tts.load_voice_pack("my-voice/")                # LoRA weights + reference prompt
+    audio = tts.synthesize("Hello.", voice_pack=pack)      # or voice_pack="my-voice" (its name)
+    tts.unload_voice_pack("my-voice")                      # the base model is untouched
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from flowtts.adapters.lora import Adapter, AdapterSet
+from flowtts.adapters.pack import BaseIdentity, VoicePack
 from flowtts.audio import Audio
 from flowtts.constants import SAMPLE_RATE
 from flowtts.errors import FlowTTSError
@@ -72,13 +80,26 @@ def load(model: str | os.PathLike | None = None, device: str = "cpu", voices_dir
 class TTS:
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, root: Path, model, codec, tokenizer, library: VoiceLibrary):
+    def __init__(
+        self,
+        root: Path,
+        model,
+        codec,
+        tokenizer,
+        library: VoiceLibrary,
+        base_identity: BaseIdentity | None = None,
+    ):
+        """``base_identity``: the model's identity when the caller knows it already (it hashes the weights
+        file otherwise, on the first voice pack)."""
         self.root, self.model, self.codec, self.tokenizer = root, model, codec, tokenizer
         self.presets = VoiceLibrary(root / "voices")
         self.library = library
         self.generator = Generator(model)
+        self.adapters = AdapterSet.of(model)
         self.config = model.config
-        self._prefixes: OrderedDict[int, tuple[Voice, VoicePrefix]] = OrderedDict()
+        self._prefixes: OrderedDict[tuple, tuple[Voice, Adapter | None, VoicePrefix]] = OrderedDict()
+        self._packs: dict[str, VoicePack] = {}
+        self._base_identity = base_identity
         self.last_timings: list[FrameTiming] = []
 
     # --- voices -----------------------------------------------------------------------------------------
@@ -124,12 +145,13 @@ class TTS:
             return self.presets.get(presets[0]) if presets else None
         return self.get_voice(voice) if isinstance(voice, str) else voice
 
-    def _prefix(self, voice: Voice | None) -> VoicePrefix:
-        key = id(voice)
+    def _prefix(self, voice: Voice | None, adapter: str | None = None) -> VoicePrefix:
+        attached = self.adapters.get(adapter) if adapter is not None else None
+        key = (id(voice), adapter)
         hit = self._prefixes.get(key)
-        if hit is not None and hit[0] is voice:
+        if hit is not None and hit[0] is voice and hit[1] is attached:
             self._prefixes.move_to_end(key)
-            return hit[1]
+            return hit[2]
         d = self.config.acoustic_dim
         if voice is None:
             sem, ac = torch.zeros(0, dtype=torch.long), torch.zeros(0, d)
@@ -137,11 +159,75 @@ class TTS:
             if voice.acoustic.shape[1] != d:
                 raise FlowTTSError(f"voice {voice.name!r} was made with another codec (acoustic dim)")
             sem, ac = voice.semantic, voice.acoustic
-        prefix = self.generator.prefill_voice(voice_prefix(self.tokenizer.specials, sem, ac))
-        self._prefixes[key] = (voice, prefix)
+        prefix = self.generator.prefill_voice(voice_prefix(self.tokenizer.specials, sem, ac), adapter)
+        self._prefixes[key] = (voice, attached, prefix)
         while len(self._prefixes) > 16:
             self._prefixes.popitem(last=False)
         return prefix
+
+    # --- voice packs ------------------------------------------------------------------------------------
+
+    @property
+    def base_identity(self) -> BaseIdentity:
+        """This model's identity as voice packs record it (hashes the weights file once)."""
+        if self._base_identity is None:
+            self._base_identity = BaseIdentity.of_model_dir(self.root)
+        return self._base_identity
+
+    def load_voice_pack(self, path: str | os.PathLike, name: str | None = None) -> VoicePack:
+        """Reads a voice pack folder and attaches it (see ``add_voice_pack``)."""
+        return self.add_voice_pack(VoicePack.load(path), name)
+
+    def add_voice_pack(self, pack: VoicePack, name: str | None = None) -> VoicePack:
+        """Attaches a pack's adapter to the loaded model under ``name`` (default: the pack's name) and
+        returns the pack; a pack already attached under that name is replaced. The base weights are not
+        touched, so switching packs costs no model load.
+
+        Raises:
+            FlowTTSError: a full fine-tune (a model of its own), another base model, a mismatched codec.
+        """
+        from flowtts.voices import check_name
+
+        name = check_name(name or pack.name)
+        pack.check_base(self.base_identity)
+        if pack.voice.acoustic.shape[1] != self.config.acoustic_dim:
+            raise FlowTTSError(f"voice pack {pack.name!r}: its reference prompt was made with another codec")
+        self.adapters.add(name, pack.adapter, replace=True)
+        self._packs[name] = pack
+        return pack
+
+    def unload_voice_pack(self, name: str) -> None:
+        """Detaches a pack; its cached voice prefixes are dropped."""
+        if name not in self._packs:
+            raise FlowTTSError(f"voice pack {name!r} is not loaded")
+        del self._packs[name]
+        self.adapters.remove(name)
+        for key in [k for k in self._prefixes if k[1] == name]:
+            del self._prefixes[key]
+
+    def voice_packs(self) -> list[str]:
+        """Names of the attached voice packs."""
+        return sorted(self._packs)
+
+    def _resolve_pack(self, voice_pack: VoicePack | str | os.PathLike | None) -> str | None:
+        """The adapter name of ``voice_pack``: an attached pack (object or name) or a pack folder (loaded)."""
+        if voice_pack is None:
+            return None
+        if isinstance(voice_pack, VoicePack):
+            for name, p in self._packs.items():
+                if p is voice_pack:
+                    return name
+            return self._name_of(self.add_voice_pack(voice_pack))
+        if isinstance(voice_pack, str) and voice_pack in self._packs:
+            return voice_pack
+        if Path(voice_pack).is_dir():
+            return self._name_of(self.load_voice_pack(voice_pack))
+        raise FlowTTSError(
+            f"unknown voice pack {str(voice_pack)!r} (loaded: {', '.join(self.voice_packs()) or 'none'})"
+        )
+
+    def _name_of(self, pack: VoicePack) -> str:
+        return next(n for n, p in self._packs.items() if p is pack)
 
     # --- text -------------------------------------------------------------------------------------------
 
@@ -177,12 +263,23 @@ class TTS:
             raise FlowTTSError(str(e)) from None
         return p
 
-    def request(self, sentence: str, voice: Voice | None, lang: str, params: SamplingParams, tag=None):
-        """The ``StreamRequest`` of one normalized sentence (used by ``stream`` and by the server)."""
+    def request(
+        self,
+        sentence: str,
+        voice: Voice | None,
+        lang: str,
+        params: SamplingParams,
+        tag=None,
+        voice_pack: str | None = None,
+    ):
+        """The ``StreamRequest`` of one normalized sentence (used by ``stream`` and by the server).
+        ``voice_pack``: the name of an attached pack whose adapter this sentence runs with."""
         s = self.config.sampling
         ids = self.tokenizer.encode(sentence, lang)
         chars = len(sentence)
-        prefix = self._prefix(voice)
+        if voice_pack is not None and voice_pack not in self._packs:
+            raise FlowTTSError(f"voice pack {voice_pack!r} is not loaded")
+        prefix = self._prefix(voice, voice_pack)
         text = text_part(self.tokenizer.specials, ids, self.config.acoustic_dim)
         min_frames = max(1, int(MIN_FRAMES_PER_CHAR * chars))
         max_frames = max(s.min_max_frames, int(s.max_frames_per_char * chars))
@@ -194,7 +291,13 @@ class TTS:
                 f"in the model's {self.config.backbone.max_positions} positions; use a shorter voice clip"
             )
         return StreamRequest(
-            text=text, prefix=prefix, params=params, min_frames=min_frames, max_frames=max_frames, tag=tag
+            text=text,
+            prefix=prefix,
+            params=params,
+            min_frames=min_frames,
+            max_frames=max_frames,
+            tag=tag,
+            adapter=voice_pack,
         )
 
     def stream(
@@ -208,14 +311,19 @@ class TTS:
         speed: float = 1.0,
         temperature: float | None = None,
         solver: str | None = None,
+        voice_pack: VoicePack | str | os.PathLike | None = None,
     ) -> Iterator[np.ndarray]:
-        """Yields float32 audio chunks at 24 kHz as frames are generated (about 80 ms each)."""
+        """Yields float32 audio chunks at 24 kHz as frames are generated (about 80 ms each).
+
+        ``voice_pack``: an attached pack (object or name) or a pack folder; its reference prompt is the
+        voice unless ``voice`` is given."""
         import time
 
         if not 0.5 <= speed <= 2.0:
             raise FlowTTSError(f"speed must be in [0.5, 2.0], got {speed}")
         sentences = self.sentences(text, lang)
-        v = self._resolve_voice(voice)
+        pack = self._resolve_pack(voice_pack)
+        v = self._resolve_voice(voice) if voice is not None or pack is None else self._packs[pack].voice
         params = self._params(steps, cfg, seed, temperature, solver)
         decoder = self.codec.streaming_decoder()
         stretch = None
@@ -226,7 +334,9 @@ class TTS:
         self.last_timings = []
         for k, sentence in enumerate(sentences):
             p = params if params.seed is None else SamplingParams(**{**vars(params), "seed": params.seed + k})
-            batch: GenerationBatch = self.generator.start([self.request(sentence, v, lang, p)])
+            batch: GenerationBatch = self.generator.start(
+                [self.request(sentence, v, lang, p, voice_pack=pack)]
+            )
             while batch.active:
                 t0 = time.perf_counter()
                 step, batch = self.generator.step(batch)

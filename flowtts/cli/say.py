@@ -3,6 +3,7 @@
 flowtts say "Hello there." -o hello.wav
 flowtts say --voice-clip me.wav --speed 1.2 -o - < story.txt | aplay   # streamed as it is made
 flowtts say --stream -o book.flac < book.txt                           # written as it is made
+flowtts say --voice-pack my-voice/ "Hello there." -o hello.wav         # a pack from `flowtts finetune`
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="CLIP",
         default=None,
         help="speak in the voice of this 3–25 s audio clip (zero-shot cloning; nothing is stored)",
+    )
+    p.add_argument(
+        "--voice-pack",
+        metavar="PACK_DIR",
+        default=None,
+        help="speak with a voice pack from `flowtts finetune`: its adapter on the model (which must be the "
+        "pack's base model) and its reference prompt as the voice unless --voice or --voice-clip is given",
     )
     p.add_argument(
         "--voices-dir",
@@ -159,9 +167,24 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
 
     t0 = time.perf_counter()
-    tts = flowtts.load(args.model, device=str(device), voices_dir=args.voices_dir)
+    pack = None
+    model = args.model
+    if args.voice_pack is not None:
+        from flowtts.adapters.pack import VoicePack
+
+        pack = VoicePack.load(args.voice_pack)
+        if pack.kind == "full":  # a whole model of its own: it replaces --model
+            if args.model is not None:
+                raise FlowTTSError(
+                    f"--voice-pack {args.voice_pack} is a full fine-tune (a model); drop --model"
+                )
+            model = str(pack.model_dir)
+    tts = flowtts.load(model, device=str(device), voices_dir=args.voices_dir)
+    voice_pack = tts.add_voice_pack(pack).name if pack is not None and pack.kind == "lora" else None
     if args.voice_clip is not None:
         voice = tts.clone(args.voice_clip, name="clip", lang=args.lang)
+    elif args.voice is None and pack is not None:
+        voice = pack.voice
     else:
         voice = args.voice
     t_loaded = time.perf_counter()
@@ -174,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         speed=args.speed,
         temperature=args.temperature,
+        voice_pack=voice_pack,
     )
     # Pull the first chunk before any output is opened: bad text, voice or options fail here, and
     # leave neither a header on standard output nor a temporary file behind.

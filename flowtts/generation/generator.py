@@ -12,6 +12,11 @@ Streams of different lengths and settings share one backbone call per step (a ra
 ``flowtts.model.backbone``); ``GenerationBatch.merge`` adds streams between steps and finished streams
 drop out, which is what continuous batching in the server needs. Each stream has its own seeded RNG, so
 its output does not depend on what else is in the batch.
+
+Voice packs: a request may name an adapter attached to the model's ``AdapterSet``
+(``flowtts.adapters.lora``); every backbone and flow-head call routes each row to its own stream's adapter,
+so streams with different packs (or none) share one batch. A voice prefix is computed under the adapter
+of the requests that use it (``prefill_voice(prefix, adapter)``), since the adapter changes its KV cache.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import torch
 
 from codec.config import CodecConfig
 from codec.frames import Frames
+from flowtts.adapters.lora import AdapterSet
 from flowtts.model.backbone import KVCache
 from flowtts.model.config import SamplingConfig
 from flowtts.model.sequence import Segment
@@ -67,10 +73,12 @@ class SamplingParams:
 
 @dataclass
 class VoicePrefix:
-    """A voice prefix run through the backbone once: its KV cache (1 row) and its length."""
+    """A voice prefix run through the backbone once: its KV cache (1 row), its length and the adapter it
+    was computed with (None: the base model)."""
 
     cache: KVCache
     length: int
+    adapter: str | None = None
 
 
 @dataclass
@@ -81,6 +89,7 @@ class StreamRequest:
     min_frames: int = 1  # END is not allowed before this many frames
     max_frames: int = 375  # END is forced at this many frames
     tag: object = None  # caller's handle (e.g. a request id); returned untouched
+    adapter: str | None = None  # name of an adapter in the model's AdapterSet (a voice pack); None: base
 
 
 @dataclass
@@ -149,9 +158,10 @@ class Generator:
         self.model = model.eval()
         self.config = model.config
         self.device = next(model.parameters()).device
+        self.adapters = AdapterSet.of(model)
 
     @torch.no_grad()
-    def _run(self, segment: Segment, cache: KVCache) -> torch.Tensor:
+    def _run(self, segment: Segment, cache: KVCache, adapter: str | None = None) -> torch.Tensor:
         """Appends ``segment`` to a 1-row ``cache``; returns the last position's state ``[1, dim]``."""
         x = self.model.embed(
             segment.tokens[None].to(self.device),
@@ -159,14 +169,16 @@ class Generator:
             segment.semantic[None].to(self.device),
             segment.acoustic[None].to(self.device),
         )
-        return self.model.backbone(x, cache)[:, -1]
+        with self.adapters.route([adapter]):
+            return self.model.backbone(x, cache)[:, -1]
 
     @torch.no_grad()
-    def prefill_voice(self, prefix: Segment) -> VoicePrefix:
-        """Runs a voice prefix once; the result is shared (copied) by every request with this voice."""
+    def prefill_voice(self, prefix: Segment, adapter: str | None = None) -> VoicePrefix:
+        """Runs a voice prefix once (under ``adapter``, a name in the model's ``AdapterSet``); the result is
+        shared (copied) by every request with this voice and adapter."""
         cache = KVCache.empty(self.config.backbone, 1, prefix.length + 256, self.device, torch.float32)
-        self._run(prefix, cache)
-        return VoicePrefix(cache=cache, length=prefix.length)
+        self._run(prefix, cache, adapter)
+        return VoicePrefix(cache=cache, length=prefix.length, adapter=adapter)
 
     @torch.no_grad()
     def start(self, requests: list[StreamRequest]) -> GenerationBatch:
@@ -174,9 +186,14 @@ class Generator:
         streams, caches, hidden = [], [], []
         for r in requests:
             r.params.validate()
+            if r.prefix.adapter != r.adapter:
+                raise ValueError(
+                    f"the voice prefix was computed with adapter {r.prefix.adapter!r}, the request uses "
+                    f"{r.adapter!r}"
+                )
             cache = r.prefix.cache.clone()
             cache.ensure_capacity(r.prefix.length + r.text.length + r.max_frames + 1)
-            hidden.append(self._run(r.text, cache))
+            hidden.append(self._run(r.text, cache, r.adapter))
             caches.append(cache)
             rng = torch.Generator(device="cpu")
             rng.manual_seed(
@@ -224,9 +241,10 @@ class Generator:
             noise = torch.stack(
                 [torch.randn(self.config.acoustic_dim, generator=batch.streams[i].rng) for i in rows]
             ).to(self.device)
-            acoustic[rows] = self.model.flow.sample(
-                batch.hidden[rows], ids[rows].to(self.device), steps, cfg, solver, noise
-            ).cpu()
+            with self.adapters.route([batch.streams[i].request.adapter for i in rows]):
+                acoustic[rows] = self.model.flow.sample(
+                    batch.hidden[rows], ids[rows].to(self.device), steps, cfg, solver, noise
+                ).cpu()
         out = FrameStep(
             tags=[s.request.tag for s in batch.streams],
             semantic=ids,
@@ -249,7 +267,8 @@ class Generator:
             ids[running][:, None].to(self.device),
             acoustic[running][:, None].to(self.device),
         )
-        rest.hidden = self.model.backbone(x, rest.cache)[:, -1]
+        with self.adapters.route([s.request.adapter for s in rest.streams]):
+            rest.hidden = self.model.backbone(x, rest.cache)[:, -1]
         return out, rest
 
     def _audio_id(self) -> int:
