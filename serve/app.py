@@ -122,6 +122,8 @@ def _start_service(settings: ServeSettings, tts, metrics: Metrics):
     if tts is None:
         tts = flowtts.load(settings.model, device=settings.device, voices_dir=settings.voices_dir)
     voices = VoiceStore(tts)
+    for path in settings.voice_packs:
+        voices.add_pack(tts.load_voice_pack(path))  # one-line FlowTTSError for a bad or foreign pack
     if settings.default_voice:
         try:
             voices.get(settings.default_voice)  # an unknown default voice fails at start, not per request

@@ -109,6 +109,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--default-voice", default=None, help="voice when a request names none (default: first preset)"
     )
+    p.add_argument(
+        "--voice-pack",
+        action="append",
+        default=[],
+        metavar="PACK_DIR",
+        help="serve a voice pack made by `flowtts finetune` (repeatable); requests name it as their voice, "
+        "and packs switch per stream without reloading the model",
+    )
     p.add_argument("--language", default="en", help="default text language (default: en)")
     p.add_argument(
         "--steps",
@@ -147,6 +155,7 @@ def settings_from_args(args: argparse.Namespace):
         idle_timeout_s=args.idle_timeout,
         stall_timeout_s=args.stall_timeout,
         default_voice=args.default_voice,
+        voice_packs=tuple(args.voice_pack),
         default_language=args.language,
         default_steps=args.steps,
         threads=args.threads,

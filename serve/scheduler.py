@@ -298,7 +298,9 @@ class Scheduler:
             if params.seed is not None:
                 params = replace(params, seed=params.seed + r.units)
             try:
-                requests.append(self.tts.request(text, spec.voice, spec.lang, params, tag=r))
+                requests.append(
+                    self.tts.request(text, spec.voice, spec.lang, params, tag=r, voice_pack=spec.voice_pack)
+                )
             except FlowTTSError as e:
                 self._end(r, "error", str(e), code="invalid_request")
                 continue

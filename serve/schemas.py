@@ -67,7 +67,7 @@ class ErrorResponse(BaseModel):
 class VoiceObject(BaseModel):
     id: str
     object: Literal["audio.voice"] = "audio.voice"
-    type: Literal["preset", "audio_sample"]
+    type: Literal["preset", "audio_sample", "voice_pack"]
     name: str
     created_at: int
     duration_s: float

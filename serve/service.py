@@ -55,7 +55,8 @@ class Service:
             params = self.tts._params(steps or self.settings.default_steps, cfg, seed, None, None)
         except FlowTTSError as e:
             raise ApiError(400, "invalid_value", str(e)) from None
-        return StreamSpec(v, lang, params, self.settings.max_audio_seconds, transport)
+        pack = self.voices.pack_of(vid) if vid else None
+        return StreamSpec(v, lang, params, self.settings.max_audio_seconds, transport, voice_pack=pack)
 
     def check_text(self, text: str, param: str = "input") -> None:
         limit = self.settings.max_input_chars

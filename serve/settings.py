@@ -40,6 +40,7 @@ class ServeSettings:
     ws_max_message_bytes: int = 1 * MIB
     # --- defaults ---
     default_voice: str | None = None  # None: the model's first preset
+    voice_packs: tuple[str, ...] = ()  # voice pack folders (`flowtts finetune`) served as voices by name
     default_language: str = "en"
     default_steps: int | None = None  # flow-matching steps when a request sets none (None: the model's)
     warmup: bool = True  # synthesize one short sentence at start so the first request is warm

@@ -33,6 +33,7 @@ class StreamSpec:
     params: SamplingParams
     max_audio_seconds: float
     transport: str  # "http", "sse" or "ws" (metrics)
+    voice_pack: str | None = None  # an attached voice pack's adapter (the voice is its reference prompt)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ MAX_TRANSCRIPT_CHARS = 2000
 class VoiceInfo:
     id: str
     name: str
-    kind: str  # "preset" (ships with the model) or "library" (uploaded)
+    kind: str  # "preset" (ships with the model), "library" (uploaded) or "pack" (a fine-tuned voice pack)
     created_at: int
     duration_s: float
     language: str
@@ -55,7 +55,7 @@ class VoiceInfo:
         return {
             "id": self.id,
             "object": "audio.voice",
-            "type": "preset" if self.kind == "preset" else "audio_sample",
+            "type": {"preset": "preset", "pack": "voice_pack"}.get(self.kind, "audio_sample"),
             "name": self.name,
             "created_at": self.created_at,
             "duration_s": round(self.duration_s, 2),
@@ -85,17 +85,30 @@ class VoiceStore:
         self.library: VoiceLibrary = tts.library
         self._cache: dict[str, tuple[float, Voice]] = {}  # id -> (file mtime, voice): stable objects
         self._lock = threading.Lock()
+        self.packs: dict[str, object] = {}  # voice id -> flowtts.adapters.pack.VoicePack (attached at start)
+
+    def add_pack(self, pack) -> None:
+        """Serves an attached voice pack as the voice ``pack.name`` (its reference prompt + its adapter)."""
+        if pack.name in self.presets or pack.name in self.library or pack.name in self.packs:
+            raise FlowTTSError(f"voice pack {pack.name!r}: a voice with that id already exists")
+        self.packs[pack.name] = pack
+
+    def pack_of(self, vid: str) -> str | None:
+        """The voice pack (adapter name) behind voice ``vid``; None for a preset or library voice."""
+        return vid if vid in self.packs else None
 
     # --- reading -------------------------------------------------------------------------------------
 
     def ids(self) -> list[str]:
-        return sorted(set(self.presets.names()) | set(self.library.names()))
+        return sorted(set(self.presets.names()) | set(self.library.names()) | set(self.packs))
 
     def get(self, vid: str) -> Voice:
         """The voice of ``vid`` (a preset hides a library voice of the same id); ApiError 400 if unknown.
 
         The same ``Voice`` object is returned while its file is unchanged, so the model's per-voice prefix
         cache hits."""
+        if isinstance(vid, str) and vid in self.packs:
+            return self.packs[vid].voice
         if not isinstance(vid, str) or not NAME_RE.match(vid) or ".." in vid:
             raise ApiError(400, "unknown_voice", f"unknown voice {str(vid)[:80]!r}", "voice")
         lib = self.presets if vid in self.presets else self.library if vid in self.library else None
@@ -122,7 +135,7 @@ class VoiceStore:
 
     def info(self, vid: str) -> VoiceInfo:
         voice = self.get(vid)
-        kind = "preset" if vid in self.presets else "library"
+        kind = "pack" if vid in self.packs else "preset" if vid in self.presets else "library"
         meta = voice.metadata or {}
         created = meta.get("created", "")
         try:
@@ -178,7 +191,7 @@ class VoiceStore:
                 self.tts.tokenizer.lang_id(language)
             except FlowTTSError as e:
                 raise ApiError(400, "unsupported_language", str(e), "language") from None
-        if vid in self.presets or vid in self.library:
+        if vid in self.presets or vid in self.library or vid in self.packs:
             raise ApiError(409, "voice_exists", f"a voice with id {vid!r} already exists", "name")
         samples, rate, seconds = decode_clip(data)
         metadata = {
@@ -222,6 +235,8 @@ class VoiceStore:
             raise ApiError(404, "voice_not_found", f"no voice {str(vid)[:80]!r}")
         if vid in self.presets:
             raise ApiError(403, "preset_voice", f"{vid!r} is a preset of the model and cannot be deleted")
+        if vid in self.packs:
+            raise ApiError(403, "voice_pack", f"{vid!r} is a voice pack given at server start (--voice-pack)")
         path = self.library.path(vid)
         try:
             path.unlink()
