@@ -37,8 +37,9 @@ TRACE_MAX_FRAMES = 4  # pieces up to this long (streaming) take the traced graph
 class DecoderState:
     """Everything the decoder carries from one streamed piece to the next (batch-first tensors)."""
 
-    frame_past: list[torch.Tensor | None] = field(default_factory=list)  # per frame block: [B, C, k-1]
-    hop_past: list[torch.Tensor | None] = field(default_factory=list)  # per backbone block: [B, C, k-1]
+    # the input history of each conv block, frame blocks first, then backbone blocks: [B, C, k-1] (None
+    # before the first piece, which reads zeros)
+    pasts: list[torch.Tensor | None] = field(default_factory=list)
     ola: torch.Tensor | None = None  # [B, n_fft - hop] overlap-add sums of samples not final yet
     envelope: torch.Tensor | None = None  # [n_fft - hop] sum of squared windows over the same samples
     hops: int = 0  # hops decoded so far
@@ -67,16 +68,23 @@ class Decoder(nn.Module):
 
     # --- shared by one-shot and streaming -------------------------------------------------------------
 
-    def _hidden(self, x: torch.Tensor, state: DecoderState | None) -> torch.Tensor:
-        """Frame inputs ``[B, T, C_in]`` -> backbone output ``[B, 8T, dim]``; updates ``state`` if given."""
+    @property
+    def conv_blocks(self) -> list[CausalConvNeXtBlock]:
+        """Every block with a streaming history, in the order of ``DecoderState.pasts``."""
+        return [*self.frame_blocks, *self.blocks]
+
+    def _hidden(self, x: torch.Tensor, pasts: list[torch.Tensor | None] | None) -> torch.Tensor:
+        """Frame inputs ``[B, T, C_in]`` -> backbone output ``[B, 8T, dim]``; streaming when ``pasts`` (the
+        blocks' histories, ``DecoderState.pasts``) is given, which it updates in place."""
         b, t, _ = x.shape
+        nf = len(self.frame_blocks)
         h = self.inp(x).transpose(1, 2)  # [B, frame_dim, T]
         for i, block in enumerate(self.frame_blocks):
-            h = self._run_block(block, h, state.frame_past if state else None, i)
+            h = self._run_block(block, h, pasts, i)
         h = self.upsample(h.transpose(1, 2)).reshape(b, t * HOPS_PER_FRAME, -1)  # [B, 8T, dim]
         h = self.norm(h).transpose(1, 2)  # [B, dim, 8T]
         for i, block in enumerate(self.blocks):
-            h = self._run_block(block, h, state.hop_past if state else None, i)
+            h = self._run_block(block, h, pasts, nf + i)
         return self.final_norm(h.transpose(1, 2))  # [B, 8T, dim]
 
     @staticmethod
@@ -106,10 +114,7 @@ class Decoder(nn.Module):
     # --- streaming ---------------------------------------------------------------------------------------
 
     def new_state(self) -> DecoderState:
-        return DecoderState(
-            frame_past=[None] * len(self.frame_blocks),
-            hop_past=[None] * len(self.blocks),
-        )
+        return DecoderState(pasts=[None] * len(self.conv_blocks))
 
     def stream(self, x: torch.Tensor, state: DecoderState) -> torch.Tensor:
         """Decodes the next frames ``[B, T, C_in]`` (T >= 1) of a stream; returns the samples that are final.
@@ -117,22 +122,15 @@ class Decoder(nn.Module):
         A stream's first call returns ``1920·T - 360`` samples, later calls ``1920·T``; ``finish`` returns
         the last 360. Updates ``state`` in place.
         """
-        pasts = state.frame_past + state.hop_past
-        if (
-            self.traced is not None
-            and x.shape[1] <= TRACE_MAX_FRAMES
-            and state.ola is not None
-            and all(p is not None for p in pasts)
-        ):
-            steady = self.traced("steady", x, pasts, state.ola, state.envelope)
+        # a running stream (its histories and overlap-add tail exist) may take the traced graph
+        if self.traced is not None and x.shape[1] <= TRACE_MAX_FRAMES and state.ola is not None:
+            steady = self.traced("steady", x, state.pasts, state.ola, state.envelope)
             if steady is not None:
-                out, pasts, state.ola, state.envelope = steady
-                self._set_pasts(state, pasts)
+                out, state.pasts, state.ola, state.envelope = steady
                 state.hops += x.shape[1] * HOPS_PER_FRAME
                 state.emitted += out.shape[-1]
                 return out
-        frames, pasts = self._windowed(x, pasts)
-        self._set_pasts(state, pasts)
+        frames, state.pasts = self._windowed(x, state.pasts)
         return self._overlap_add(frames, state)
 
     def stream_many(self, x: torch.Tensor, states: list[DecoderState]) -> list[torch.Tensor]:
@@ -145,10 +143,9 @@ class Decoder(nn.Module):
             raise ValueError(f"stream_many takes one batch-1 state per row ({n} rows, {len(states)} states)")
         use_trace = self.traced is not None and x.shape[1] <= TRACE_MAX_FRAMES
         rows = 1 << (n - 1).bit_length() if use_trace else n  # powers of two: few shapes to trace
-        blocks = list(self.frame_blocks) + list(self.blocks)
         pasts = []
-        for j, block in enumerate(blocks):
-            per = [self._past(s, j) for s in states]
+        for j, block in enumerate(self.conv_blocks):
+            per = [s.pasts[j] for s in states]
             zero = x.new_zeros(1, block.dwconv.in_channels, block.history)  # a new stream's history: zeros
             per = [p if p is not None else zero for p in per] + [zero] * (rows - n)
             pasts.append(torch.cat(per))  # [rows, C, k-1]
@@ -158,17 +155,9 @@ class Decoder(nn.Module):
         frames, new = traced if traced is not None else self._windowed(x, pasts)  # [rows, n_fft, 8T]
         out = []
         for i, s in enumerate(states):
-            self._set_pasts(s, [p[i : i + 1] for p in new])
+            s.pasts = [p[i : i + 1] for p in new]
             out.append(self._overlap_add(frames[i : i + 1], s))
         return out
-
-    def _past(self, state: DecoderState, j: int) -> torch.Tensor | None:
-        nf = len(self.frame_blocks)
-        return state.frame_past[j] if j < nf else state.hop_past[j - nf]
-
-    def _set_pasts(self, state: DecoderState, pasts: list[torch.Tensor]) -> None:
-        nf = len(self.frame_blocks)
-        state.frame_past, state.hop_past = list(pasts[:nf]), list(pasts[nf:])
 
     def _overlap_add(self, frames: torch.Tensor, state: DecoderState) -> torch.Tensor:
         """Adds windowed ISTFT frames ``[B, n_fft, L]`` onto ``state``'s pending tail; returns the final
@@ -205,15 +194,14 @@ class Decoder(nn.Module):
     def _windowed(
         self, x: torch.Tensor, pasts: list[torch.Tensor | None]
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The pure part of ``stream``: frame inputs ``[B, T, C_in]`` and the conv histories (frame blocks,
-        then backbone blocks) -> windowed ISTFT frames ``[B, n_fft, 8T]`` and the new histories. What
+        """The pure part of ``stream``: frame inputs ``[B, T, C_in]`` and the conv histories
+        (``DecoderState.pasts``) -> windowed ISTFT frames ``[B, n_fft, 8T]`` and the new histories. What
         ``codec.decoder_trace`` traces."""
-        nf = len(self.frame_blocks)
-        state = DecoderState(frame_past=list(pasts[:nf]), hop_past=list(pasts[nf:]))
-        hidden = self._hidden(x, state)  # [B, 8T, dim]
+        pasts = list(pasts)  # the caller's list stays as it was
+        hidden = self._hidden(x, pasts)  # [B, 8T, dim]
         frames = torch.fft.irfft(self._spectrum(hidden), self.n_fft, dim=1)  # [B, n_fft, 8T]
         window = self.head.istft.window.to(frames.dtype)
-        return frames * window[None, :, None], state.frame_past + state.hop_past
+        return frames * window[None, :, None], pasts
 
     def trace_steps(self) -> None:
         """Streams through traced, frozen graphs from now on (inference; see ``codec.decoder_trace``)."""
