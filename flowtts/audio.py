@@ -114,20 +114,36 @@ def loudness_lufs(samples: np.ndarray, sample_rate: int) -> float:
         return float(meter.integrated_loudness(x))
 
 
+@dataclass(frozen=True)
+class LoudnessGain:
+    """The gain that brings a signal to a loudness target under a peak ceiling."""
+
+    lufs_in: float  # integrated loudness before (``-inf`` for silence)
+    gain_db: float  # 0 for silence
+    limited: bool  # the peak ceiling, not the target, set the gain (the result stays quieter)
+
+
+def loudness_gain(
+    samples: np.ndarray, sample_rate: int, target_lufs: float = -23.0, peak_dbfs: float = -1.0
+) -> LoudnessGain:
+    """The gain to ``target_lufs`` integrated loudness, lowered if the peak would pass ``peak_dbfs`` (no
+    limiter, so no distortion)."""
+    lufs = loudness_lufs(samples, sample_rate)
+    if not math.isfinite(lufs):
+        return LoudnessGain(lufs, 0.0, False)
+    gain_db = target_lufs - lufs
+    peak = float(np.abs(samples).max())
+    ceiling_db = peak_dbfs - 20 * math.log10(peak)
+    return LoudnessGain(lufs, min(gain_db, ceiling_db), gain_db > ceiling_db)
+
+
 def normalize_loudness(
     samples: np.ndarray, sample_rate: int, target_lufs: float = -23.0, peak_dbfs: float = -1.0
 ) -> np.ndarray:
-    """Scales to ``target_lufs`` integrated loudness, then lowers the gain if the peak would pass
-    ``peak_dbfs`` (no limiter, so no distortion). Silence is returned unchanged."""
-    lufs = loudness_lufs(samples, sample_rate)
-    if not math.isfinite(lufs):
-        return samples.astype(np.float32, copy=False)
-    gain = 10 ** ((target_lufs - lufs) / 20)
-    peak = float(np.abs(samples).max()) * gain
-    ceiling = 10 ** (peak_dbfs / 20)
-    if peak > ceiling:
-        gain *= ceiling / peak
-    return (samples * gain).astype(np.float32)
+    """Scales to ``target_lufs`` integrated loudness under the ``peak_dbfs`` ceiling (``loudness_gain``).
+    Silence is returned unchanged."""
+    g = loudness_gain(samples, sample_rate, target_lufs, peak_dbfs)
+    return (samples * 10 ** (g.gain_db / 20)).astype(np.float32)
 
 
 def write_audio_atomic(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:

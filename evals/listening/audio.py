@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flowtts.audio import loudness_gain, loudness_lufs, read_audio, resample
 from flowtts.errors import FlowTTSError
 
 LOW_ANCHOR_HZ = 3500.0
@@ -55,19 +56,10 @@ def load_mono(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     Raises:
         FlowTTSError: unreadable, empty, non-finite or shorter than ``MIN_SECONDS``.
     """
-    from flowtts.audio import read_audio
-
     audio = read_audio(path)
     if audio.duration < MIN_SECONDS:
         raise FlowTTSError(f"audio {path} lasts {audio.duration:.2f} s; a stimulus needs >= {MIN_SECONDS} s")
-    return to_rate(audio.samples, audio.sample_rate, sample_rate)
-
-
-def to_rate(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """``[N] -> [N * rate_out / rate_in]`` float32 (band-limited; identity when the rates agree)."""
-    from flowtts.audio import resample
-
-    return resample(np.asarray(samples, dtype=np.float32), rate_in, rate_out)
+    return resample(audio.samples, audio.sample_rate, sample_rate)
 
 
 def lowpass(samples: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
@@ -95,39 +87,20 @@ def mid_anchor(reference: np.ndarray, sample_rate: int) -> np.ndarray:
     return lowpass(reference, sample_rate, MID_ANCHOR_HZ)
 
 
-def loudness(samples: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness (BS.1770-4, gated) in LUFS; ``-inf`` for silence."""
-    from flowtts.audio import loudness_lufs
-
-    return loudness_lufs(samples, sample_rate)
-
-
 def match_loudness(
     samples: np.ndarray, sample_rate: int, target_lufs: float, peak_dbfs: float = -1.0
 ) -> MatchedAudio:
     """Scales ``samples`` ``[N]`` to ``target_lufs``; if the peak would pass ``peak_dbfs`` the gain is
     lowered to keep it there (``limited``). Silence comes back unchanged (``lufs = -inf``)."""
     x = np.asarray(samples, dtype=np.float32)
-    lufs_in = loudness(x, sample_rate)
-    if not math.isfinite(lufs_in):
-        return MatchedAudio(x, lufs_in, lufs_in, 0.0, False)
-    gain_db = target_lufs - lufs_in
-    peak = float(np.abs(x).max())
-    ceiling_gain_db = peak_dbfs - 20 * math.log10(peak)
-    limited = gain_db > ceiling_gain_db
-    gain_db = min(gain_db, ceiling_gain_db)
-    y = (x * 10 ** (gain_db / 20)).astype(np.float32)
-    return MatchedAudio(y, lufs_in, loudness(quantize_16bit(y), sample_rate), gain_db, limited)
+    g = loudness_gain(x, sample_rate, target_lufs, peak_dbfs)
+    if not math.isfinite(g.lufs_in):
+        return MatchedAudio(x, g.lufs_in, g.lufs_in, 0.0, False)
+    y = (x * 10 ** (g.gain_db / 20)).astype(np.float32)
+    return MatchedAudio(y, g.lufs_in, loudness_lufs(quantize_16bit(y), sample_rate), g.gain_db, g.limited)
 
 
 def quantize_16bit(samples: np.ndarray) -> np.ndarray:
     """What a 16-bit PCM file will hold, back as float32 ``[N]`` (for measuring what listeners hear)."""
     q = np.round(np.clip(samples, -1.0, 1.0) * 32767.0)
     return (q / 32767.0).astype(np.float32)
-
-
-def write_wav(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> None:
-    """16-bit PCM WAV, written atomically."""
-    from flowtts.audio import write_audio_atomic
-
-    write_audio_atomic(path, np.asarray(samples, dtype=np.float32), sample_rate)

@@ -39,6 +39,7 @@ from evals.listening.manifest import (
     manifest_path,
 )
 from evals.listening.records import HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR
+from flowtts.audio import resample, write_audio_atomic
 from flowtts.errors import FlowTTSError
 
 Log = Callable[[str], None]
@@ -269,7 +270,7 @@ def _stimuli(
                     f"{c.name} made {audio.duration:.2f} s of audio for item {it.id!r}; a stimulus needs "
                     f">= {A.MIN_SECONDS} s"
                 )
-            yield it.id, c.name, A.to_rate(audio.samples, audio.sample_rate, rate)
+            yield it.id, c.name, resample(audio.samples, audio.sample_rate, rate)
 
 
 class _StimulusWriter:
@@ -303,7 +304,7 @@ class _StimulusWriter:
             gain_db=round(m.gain_db, 2),
             limited=m.limited,
         )
-        A.write_wav(self.staging / stim.file, m.samples, rate)
+        write_audio_atomic(self.staging / stim.file, m.samples, rate)
         self.written[(item_id, condition)] = stim
 
 

@@ -10,6 +10,7 @@ import soundfile as sf
 from scipy.signal import welch
 
 from evals.listening import audio as A
+from flowtts.audio import loudness_lufs, write_audio_atomic
 from flowtts.errors import FlowTTSError
 from tests.evals.listening.listening_fixtures import stimulus
 
@@ -58,10 +59,10 @@ def test_loudness_matching_hits_the_target_in_the_written_file(
     m = A.match_loudness(x, 24000, target, peak_dbfs=-1.0)
     assert not m.limited and abs(m.lufs - target) < 0.5
     path = tmp_path / "s.wav"
-    A.write_wav(path, m.samples, 24000)
+    write_audio_atomic(path, m.samples, 24000)
     back, rate = sf.read(path, dtype="float32")
-    assert rate == 24000 and abs(A.loudness(back, rate) - target) < 0.5
-    assert abs(m.lufs_in - A.loudness(x, 24000)) < 1e-6
+    assert rate == 24000 and abs(loudness_lufs(back, rate) - target) < 0.5
+    assert abs(m.lufs_in - loudness_lufs(x, 24000)) < 1e-6
 
 
 def test_peak_protection_lowers_the_gain_instead_of_clipping() -> None:
@@ -91,6 +92,6 @@ def test_load_mono_mixes_down_and_resamples(tmp_path: Path) -> None:
 
 
 def test_stimuli_are_16_bit_pcm_wav(tmp_path: Path) -> None:
-    A.write_wav(tmp_path / "x.wav", stimulus(0.6), 24000)
+    write_audio_atomic(tmp_path / "x.wav", stimulus(0.6), 24000)
     info = sf.info(tmp_path / "x.wav")
     assert (info.format, info.subtype, info.channels, info.samplerate) == ("WAV", "PCM_16", 1, 24000)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evals.listening.audio import loudness
 from evals.listening.build import build_test
 from evals.listening.config import load_config
 from evals.listening.manifest import load_manifest
 from evals.listening.records import HIDDEN_REFERENCE, LOW_ANCHOR, MID_ANCHOR
 from evals.listening.store import ListeningStore
+from flowtts.audio import loudness_lufs
 from flowtts.errors import FlowTTSError
 from tests.evals.listening.listening_fixtures import write_folder_test
 
@@ -46,7 +46,7 @@ def test_mushra_from_folders(tmp_path: Path) -> None:
             x, rate = sf.read(out / s.file, dtype="float32")
             info = sf.info(out / s.file)
             assert rate == 24000 and info.subtype == "PCM_16" and x.ndim == 1
-            assert abs(loudness(x, rate) - (-23.0)) < 0.5, (it.id, s.condition)  # loudness-matched
+            assert abs(loudness_lufs(x, rate) - (-23.0)) < 0.5, (it.id, s.condition)  # loudness-matched
         low, _ = sf.read(out / it.stimulus(LOW_ANCHOR).file, dtype="float32")
         assert low.shape == a.shape
     assert not list(tmp_path.glob(".test.*"))  # no staging left behind
