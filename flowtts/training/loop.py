@@ -151,6 +151,19 @@ def cosine_lr(step: int, lr: float, lr_min: float, warmup: int, total: int) -> f
     return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * progress))
 
 
+def wsd_lr(step: int, lr: float, lr_min: float, warmup: int, total: int, decay: int) -> float:
+    """Warm-up, stable, decay: linear warm-up over ``warmup`` steps, ``lr`` held until ``total - decay``,
+    then cosine decay to ``lr_min`` at ``total``. A run trained at the stable rate can be forked at any
+    checkpoint and decayed for a release, while the main run goes on at the stable rate."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    start = max(warmup, total - decay)
+    if step < start:
+        return lr
+    progress = min(1.0, (step - start) / max(1, total - start))
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * progress))
+
+
 def append_log(out: Path, row: dict) -> None:
     with open(Path(out) / "log.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")

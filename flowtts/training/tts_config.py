@@ -27,6 +27,8 @@ class TTSTrainConfig:
     lr: float = 1e-3
     lr_min: float = 5e-5
     warmup_steps: int = 500
+    decay_steps: int = 0  # 0: cosine from lr to lr_min over all steps; > 0: constant lr, then a cosine
+    # decay over the last decay_steps (warmup-stable-decay; fork a run and raise steps to release it)
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0

@@ -34,6 +34,7 @@ from flowtts.training.loop import (
     load_checkpoint,
     pick_device,
     save_checkpoint,
+    wsd_lr,
 )
 from flowtts.training.tts_config import TTSTrainConfig
 from flowtts.training.tts_data import TTSBatchSampler, TTSDataset
@@ -47,6 +48,8 @@ class TTSTrainResult:
 
 
 def lr_at(config: TTSTrainConfig, step: int) -> float:
+    if config.decay_steps > 0:
+        return wsd_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps, config.decay_steps)
     return cosine_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps)
 
 
@@ -91,19 +94,28 @@ def train_tts(
         fsq_levels=codec.config.fsq.levels,
     )
     config = replace(config, model=model_config)
+    frames_id = codec_id(codec_path)
     ckpt = latest_checkpoint(out)
     state: dict = {"step": 0, "epoch": 0, "position": 0}
     if ckpt is not None:
         import json
 
-        saved = TTSTrainConfig.from_dict(json.loads((ckpt / "state.json").read_text())["config"])
-        if saved.model.backbone != config.model.backbone or saved.model.flow != config.model.flow:
+        saved_state = json.loads((ckpt / "state.json").read_text())
+        saved = TTSTrainConfig.from_dict(saved_state["config"])
+        # everything but sampling: backbone, flow head, and the sizes that come from the codec and tokenizer
+        if replace(saved.model, sampling=config.model.sampling) != config.model:
             raise FlowTTSError(
-                f"{out}: the checkpoint's architecture differs from the config; use a new --out"
+                f"{out}: the checkpoint's architecture differs from the config (or from the codec's or "
+                "tokenizer's sizes); use a new --out"
+            )
+        if saved_state.get("codec_id", frames_id) != frames_id:
+            raise FlowTTSError(
+                f"{out}: the checkpoint was trained on the frames of another codec "
+                f"({saved_state['codec_id']}, this one makes {frames_id}); use a new --out"
             )
         config = replace(config, model=saved.model)
 
-    frames_dir = Path(corpus) / "frames" / codec_id(codec_path)
+    frames_dir = Path(corpus) / "frames" / frames_id
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
         encode_corpus(corpus, codec_path, device=str(dev))  # resumable: finished shards are skipped
@@ -146,7 +158,13 @@ def train_tts(
     def checkpoint() -> None:
         nonlocal last_ckpt
         if d.main:
-            s = {"step": step, "epoch": epoch, "position": position, "config": config.to_dict()}
+            s = {
+                "step": step,
+                "epoch": epoch,
+                "position": position,
+                "codec_id": frames_id,
+                "config": config.to_dict(),
+            }
             save_checkpoint(out, step, modules, optimizers, s, config.keep_checkpoints)
         last_ckpt = time.monotonic()
 
@@ -231,18 +249,21 @@ def train_tts(
 
 @torch.no_grad()
 def _validation_loss(model: TTSModel, data: TTSDataset, config: TTSTrainConfig, dev: torch.device) -> dict:
+    """The validation loss with fixed batches and flow noise; the global RNG is left as it was (training's
+    flow noise and condition dropout go on from where they were, not from a seed reset at each validation)."""
     model.eval()
     sampler = TTSBatchSampler(data, config.data.batch_positions, seed=1234)
     sums: dict[str, float] = {}
     n = 0
-    for k, batch in enumerate(sampler.iterate(0, 0, config.model.end_id)):
-        if k >= 8:
-            break
-        torch.manual_seed(k)  # the same flow noise and times at every validation
-        loss = model(batch.to(dev), config.flow_weight)
-        for name in ("semantic", "flow", "semantic_accuracy", "end_accuracy"):
-            sums[name] = sums.get(name, 0.0) + getattr(loss, name).item()
-        n += 1
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        for k, batch in enumerate(sampler.iterate(0, 0, config.model.end_id)):
+            if k >= 8:
+                break
+            torch.manual_seed(k)  # the same flow noise and times at every validation
+            loss = model(batch.to(dev), config.flow_weight)
+            for name in ("semantic", "flow", "semantic_accuracy", "end_accuracy"):
+                sums[name] = sums.get(name, 0.0) + getattr(loss, name).item()
+            n += 1
     return {f"valid_{k}": v / max(1, n) for k, v in sums.items()}
 
 

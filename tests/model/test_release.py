@@ -1,0 +1,93 @@
+"""Save -> load round trip of a TTS model folder: safetensors only, never pickle."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+
+import flowtts
+from flowtts.model.tts import TTSModel
+from flowtts.release import load_tts_model, write_model_dir
+from tests.model.helpers import make_tiny_model_dir, tiny_tts_config
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def no_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any use of torch.load or pickle while loading fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle used while loading a model")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return make_tiny_model_dir(tmp_path_factory.mktemp("release") / "model")
+
+
+def test_float32_round_trip_is_exact(model_dir: Path, tmp_path: Path, no_pickle) -> None:
+    torch.manual_seed(3)
+    config = tiny_tts_config(text_vocab_size=400, codebook_size=64, acoustic_dim=4)
+    model = TTSModel(config).eval()
+    root = write_model_dir(
+        tmp_path / "m",
+        model,
+        model_dir / "codec.safetensors",
+        model_dir / "tokenizer.model",
+        dtype=torch.float32,
+    )
+    loaded = load_tts_model(root)
+    assert loaded.config == config and not loaded.training
+    a, b = model.state_dict(), loaded.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    tokens = torch.randint(0, 400, (1, 9))
+    x = model.embed(
+        tokens, torch.zeros(1, 9, dtype=torch.bool), torch.zeros_like(tokens), torch.zeros(1, 9, 4)
+    )
+    assert torch.equal(model.backbone(x), loaded.backbone(x))
+
+
+def test_default_float16_files_load_as_float32(model_dir: Path, no_pickle) -> None:
+    with safe_open(str(model_dir / "model.safetensors"), framework="pt") as f:
+        assert (f.metadata() or {}).get("format") == "flowtts.model"
+        assert {f.get_tensor(k).dtype for k in f.keys()} <= {torch.float16, torch.int64}
+    model = load_tts_model(model_dir)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    # re-saving the loaded model gives the same weights (float16 values are exact in float32)
+    with safe_open(str(model_dir / "model.safetensors"), framework="pt") as f:
+        on_disk = {k: f.get_tensor(k) for k in f.keys()}
+    state = model.state_dict()
+    assert all(torch.equal(state[k].to(on_disk[k].dtype), on_disk[k]) for k in on_disk)
+
+
+def test_a_model_folder_holds_no_pickle_and_loads_without_it(
+    model_dir: Path, tmp_path: Path, no_pickle
+) -> None:
+    files = [p for p in model_dir.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} <= {".json", ".safetensors", ".model", ".md"}
+    for p in files:
+        if p.suffix == ".safetensors":
+            with safe_open(str(p), framework="pt"):
+                pass  # every weights file is a safetensors file
+    tts = flowtts.load(model_dir, voices_dir=str(tmp_path / "voices"))
+    audio = tts.synthesize("Hello there.", seed=0, steps=2)
+    assert audio.duration > 0 and np.isfinite(audio.samples).all()
