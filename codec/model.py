@@ -54,6 +54,9 @@ class CodecOutput:
 #: Parameter/buffer prefixes that decide the frames a codec produces (ids and acoustic codes). Two codecs
 #: equal on these make the same frames from the same audio, whatever their decoders.
 FRAME_PREFIXES = ("encoder.", "vq.", "fsq.")
+#: Prefix of the CTC phoneme head's parameters: needed for training and the PER of ``flowtts eval codec``
+#: only, so a release may leave it out (``codec.release.save_codec(phoneme_head=False)``).
+PHONEME_HEAD_PREFIX = "phoneme_head."
 
 
 class Codec(nn.Module):

@@ -2,6 +2,10 @@
 
 Weights load only through safetensors (never pickle). ``load_codec`` takes the file, or a model folder
 that contains it (the default model's folder is ``flowtts.model_dir()``).
+
+A release may leave out the CTC phoneme head (``save_codec(phoneme_head=False)``): the header's config then
+has no phoneme inventory, so ``load_codec`` builds a codec without a head (``codec.phoneme_head is None``)
+and loads it strictly; encoding, decoding and ``frames_id`` are unchanged, only PER cannot be measured.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -16,7 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_save
 
 from codec.config import CodecConfig
-from codec.model import FRAME_PREFIXES, Codec
+from codec.model import FRAME_PREFIXES, PHONEME_HEAD_PREFIX, Codec
 from flowtts.atomic import write_bytes_atomic
 from flowtts.errors import FlowTTSError
 
@@ -24,18 +29,29 @@ FILE_NAME = "codec.safetensors"
 FORMAT = "flowtts.codec"
 
 
-def release_state(codec: Codec, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+def release_state(
+    codec: Codec,
+    dtype: torch.dtype = torch.float32,
+    phoneme_head: bool = True,
+    exact_frames: bool = False,
+) -> dict[str, torch.Tensor]:
     """The tensors a release needs: parameters and persistent buffers, floats cast to ``dtype``.
 
     The VQ statistics stay float32 whatever ``dtype``: the codebook is their ratio, and rounding them
-    would move codewords and change which id a frame gets.
+    would move codewords and change which id a frame gets. ``exact_frames``: everything that decides the
+    frames (encoder, VQ, FSQ) stays float32, so the file makes bit-identical frames and keeps the
+    ``frames_id`` of ``codec`` (a float16 encoder makes nearly the same frames, under another id).
+    ``phoneme_head=False`` leaves out the CTC phoneme head (training and PER only).
     """
+    keep_float32 = FRAME_PREFIXES if exact_frames else ("vq.",)
     state = {}
     for name, t in codec.state_dict().items():
         if name.endswith("unused_updates"):  # training bookkeeping of the VQ
             continue
+        if not phoneme_head and name.startswith(PHONEME_HEAD_PREFIX):
+            continue
         t = t.detach().cpu()
-        keep = name.startswith("vq.") or not t.is_floating_point()
+        keep = name.startswith(keep_float32) or not t.is_floating_point()
         state[name] = (t if keep else t.to(dtype)).contiguous()
     return state
 
@@ -77,16 +93,23 @@ def save_codec(
     path: str | os.PathLike,
     extra: dict[str, str] | None = None,
     dtype: torch.dtype = torch.float32,
+    phoneme_head: bool = True,
+    exact_frames: bool = False,
 ) -> Path:
-    """Writes ``codec.safetensors`` (to ``path``, or into it if a folder) atomically; returns the file."""
+    """Writes ``codec.safetensors`` (to ``path``, or into it if a folder) atomically; returns the file.
+
+    ``phoneme_head=False``: without the CTC phoneme head; the header's config then lists no phonemes, which
+    is what tells ``load_codec`` to build the codec without one. ``exact_frames``: see ``release_state``.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / FILE_NAME
-    state = release_state(codec, dtype)
+    state = release_state(codec, dtype, phoneme_head=phoneme_head, exact_frames=exact_frames)
+    config = codec.config if phoneme_head else replace(codec.config, phonemes=())
     meta = {
         "format": FORMAT,
-        "config": json.dumps(codec.config.to_dict()),
-        "frames_id": frames_id_of(state, codec.config),
+        "config": json.dumps(config.to_dict()),
+        "frames_id": frames_id_of(state, config),
         **(extra or {}),
     }
     write_bytes_atomic(path, safetensors_save(state, metadata=meta))
@@ -101,6 +124,8 @@ def load_codec(
 ) -> Codec:
     """Loads a released codec (file or folder; ``None``: the default model's) in eval mode.
 
+    A file saved without the CTC phoneme head (its config lists no phonemes) loads with
+    ``phoneme_head`` None: it encodes and decodes as before; ``phonemes_from_ids`` refuses.
     ``trace_steps``: stream through traced, frozen decoder graphs (``codec.decoder_trace``: same samples,
     faster per frame, but each new shape costs about a second to trace; servers turn them on with
     ``codec.streaming.warm_up``).

@@ -119,7 +119,7 @@ def benchmark(
     if threads < 1:
         raise FlowTTSError(f"threads must be >= 1, got {threads}")
     tts, model_name = load_tts(model)
-    v = fixed_voice(tts, voice)
+    v = fixed_voice(tts, voice, lang)
     kw = dict(voice=v, lang=lang, steps=steps, cfg=cfg, seed=seed)
     sentences = tts.sentences(text, lang)  # bad text / language: FlowTTSError before any timing
     server = benchmark_server(server_url, voice=voice, **(server_options or {})) if server_url else None

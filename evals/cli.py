@@ -38,6 +38,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _at_least_two(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2, got {value}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -80,8 +87,8 @@ def _out_flags(p: argparse.ArgumentParser, default_name: str) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
-        help="benchmarks (codec, intelligibility, similarity, speed, robustness) and listening tests "
-        "(MUSHRA, win rate)",
+        help="benchmarks (codec, intelligibility, similarity, voice adaptation, speed, robustness) and "
+        "listening tests (MUSHRA, win rate)",
         description="Evaluate models against the design targets and write JSON + Markdown reports; build, "
         "serve and analyze listening tests (mushra, winrate).",
     )
@@ -292,6 +299,144 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _out_flags(r, "robustness")
     r.set_defaults(func=run_robustness)
 
+    f = esub.add_parser(
+        "finetune",
+        help="voice adaptation (issue 7): fine-tune on minutes of a held-out voice vs zero-shot cloning "
+        "from a 10 s clip (speaker cosine, WER ratio, pack size, wall time)",
+        description="Choose a voice the model never saw (no train clips, no seen speaker group), split its "
+        "clips into fine-tune data (at most --minutes), a ~10 s zero-shot reference taken from that data and "
+        "held-out evaluation clips whose sentences are never trained on; fine-tune a LoRA voice pack "
+        "(flowtts.finetune.adapt, timed); speak every evaluation sentence zero-shot from the reference and "
+        "with the pack; judge both against the real held-out clips (resemblyzer cosine, pocketsphinx WER). "
+        "Targets: cosine(pack) > cosine(zero-shot), WER pack / base <= 1.1, pack <= 5 MB. A voice with less "
+        "audio than asked is used as it is and reported (verdict at best incomplete). Writes "
+        "<out>/<name>.json and .md; the fine-tune data and the pack go to <work>/<name>/.",
+    )
+    _model_flag(f)
+    f.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+    f.add_argument(
+        "--voice",
+        default="auto",
+        metavar="VOICE_ID",
+        help="a held-out voice of the corpus, or auto: the first English held-out voice (by name) with "
+        "enough audio, else the one with the most (default: auto)",
+    )
+    f.add_argument(
+        "--minutes",
+        type=_positive_float,
+        default=10.0,
+        metavar="M",
+        help="at most M minutes of the voice's clips to fine-tune on (default: 10)",
+    )
+    f.add_argument(
+        "--sentences",
+        type=_at_least_two,
+        default=20,
+        metavar="N",
+        help="held-out evaluation sentences (clips) of the voice, at most half its clips (default: 20)",
+    )
+    f.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="at most N fine-tune training steps (default: flowtts finetune's, 1000)",
+    )
+    f.add_argument(
+        "--rank", "--lora-rank", type=_positive_int, default=None, metavar="R", help="LoRA rank (default: 16)"
+    )
+    f.add_argument(
+        "--alpha", type=_positive_float, default=None, metavar="A", help="LoRA alpha (default: 32)"
+    )
+    f.add_argument(
+        "--targets",
+        default=None,
+        metavar="LIST",
+        help="comma-separated layers to adapt: attention, ffn, flow, input, or module-name patterns "
+        "(default: attention,ffn,flow)",
+    )
+    f.add_argument(
+        "--lr", type=_positive_float, default=None, help="peak learning rate (default: 1e-3 with LoRA)"
+    )
+    f.add_argument(
+        "--batch-positions",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="padded sequence positions per fine-tune batch (default: 2000)",
+    )
+    f.add_argument(
+        "--val-every",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="validate the fine-tune every N steps (default: 50)",
+    )
+    f.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop the fine-tune after N validations without improvement (default: 6)",
+    )
+    f.add_argument(
+        "--max-epochs",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="at most N passes over the fine-tune clips; 0 = no limit (default: 0)",
+    )
+    f.add_argument(
+        "--min-minutes",
+        type=_non_negative_float,
+        default=None,
+        metavar="M",
+        help="refuse to fine-tune on less usable audio than this (default: 0 here, the corpus decides; "
+        "flowtts finetune's own default is 3)",
+    )
+    f.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="torch CPU threads for the fine-tune (default: torch's)",
+    )
+    f.add_argument(
+        "--device", default="cpu", help="cpu, auto (CUDA when available), cuda or cuda:N (default: cpu)"
+    )
+    f.add_argument(
+        "--ode-steps",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="flow-matching ODE steps of synthesis (default: the model's, 8)",
+    )
+    f.add_argument(
+        "--cfg",
+        type=_non_negative_float,
+        default=None,
+        help="classifier-free guidance strength α of synthesis (default: the model's, 1.2)",
+    )
+    f.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seed of the fine-tune (split, initialisation, steps) and of synthesis (default: 0)",
+    )
+    f.add_argument(
+        "--work",
+        default="runs/eval-finetune",
+        metavar="DIR",
+        help="folder for the run: DIR/<name>/data (fine-tune clips) and DIR/<name>/<voice> (the voice "
+        "pack); both are rewritten (default: runs/eval-finetune)",
+    )
+    f.add_argument(
+        "--save-audio", default=None, metavar="DIR", help="also write the synthesized audio to DIR"
+    )
+    f.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    _out_flags(f, "finetune-<voice>")
+    f.set_defaults(func=run_finetune)
+
     from evals.listening.cli import add_parsers as add_listening_parsers
 
     add_listening_parsers(esub)  # mushra, winrate: build | serve | analyze
@@ -372,6 +517,58 @@ def run_similarity(args: argparse.Namespace) -> int:
         save_audio=args.save_audio,
     )
     return _finish(args, name, report, render_similarity(report))
+
+
+# flag -> FinetuneConfig field, for the fine-tune flags of `flowtts eval finetune`
+_FINETUNE_SETTINGS = (
+    "steps",
+    "rank",
+    "alpha",
+    "lr",
+    "batch_positions",
+    "val_every",
+    "patience",
+    "max_epochs",
+    "min_minutes",
+    "threads",
+)
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from evals.finetune_eval import eval_config, finetune_eval, plan_finetune_eval, render_markdown
+    from flowtts.atomic import ensure_writable_dirs
+
+    _check_inputs(args, corpus=True)
+    over = {k: getattr(args, k) for k in _FINETUNE_SETTINGS if getattr(args, k) is not None}
+    if args.targets is not None:
+        over["targets"] = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    config = eval_config(args.seed, **over)  # bad values: one line, before any work
+    plan = plan_finetune_eval(args.corpus, args.voice, args.minutes, args.sentences)
+    name = _report_name(args.name, f"finetune-{plan.voice}")
+    work = Path(args.work) / name
+    ensure_writable_dirs([work], "--work")
+    print(
+        f"voice {plan.voice} ({plan.choice}): {plan.partition.minutes_selected:.2f} min to fine-tune on, "
+        f"{len(plan.partition.evaluation)} evaluation sentences",
+        file=sys.stderr,
+        flush=True,
+    )
+    report = finetune_eval(
+        args.model,
+        args.corpus,
+        work,
+        config=config,
+        plan=plan,
+        steps=args.ode_steps,
+        cfg=args.cfg,
+        seed=args.seed,
+        device=args.device,
+        save_audio=args.save_audio,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    return _finish(args, name, report, render_markdown(report))
 
 
 def _server_options(args: argparse.Namespace) -> dict:

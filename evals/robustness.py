@@ -269,7 +269,7 @@ def robustness(
     if not cases:
         raise FlowTTSError("robustness: no cases to run")
     tts, model_name = load_tts(model)
-    v = fixed_voice(tts, voice)
+    v = fixed_voice(tts, voice, lang)
     before = {t.ident for t in threading.enumerate()}
     records = [
         check_case(tts, case, timeout_s, lang, v, steps, cfg, seed, min_frames_per_char)

@@ -76,12 +76,12 @@ def load_tts(model):
     return tts, "default (embedded)" if model is None else str(model)
 
 
-def fixed_voice(tts, voice):
-    """``voice`` resolved once (a name, a ``Voice`` or None: the model's first preset, or no voice), so
+def fixed_voice(tts, voice, lang: str = "en"):
+    """``voice`` resolved once (a name, a ``Voice`` or None: the model's preset for ``lang``, or no voice), so
     repeated calls reuse one object and hence the TTS's cached voice prefix (it is keyed by the object)."""
     if voice is None:
-        presets = tts.presets.names()
-        return tts.presets.get(presets[0]) if presets else None
+        name = tts.default_voice(lang)
+        return tts.presets.get(name) if name else None
     return tts.get_voice(voice) if isinstance(voice, str) else voice
 
 

@@ -99,6 +99,7 @@ class TTS:
         self.config = model.config
         self._prefixes: OrderedDict[tuple, tuple[Voice, Adapter | None, VoicePrefix]] = OrderedDict()
         self._packs: dict[str, VoicePack] = {}
+        self._preset_langs: dict[str, str] | None = None
         self._base_identity = base_identity
         self.last_timings: list[FrameTiming] = []
 
@@ -139,10 +140,18 @@ class TTS:
     ) -> Voice:
         return Voice(name, semantic.long().cpu(), acoustic.float().cpu())
 
-    def _resolve_voice(self, voice: Voice | str | None) -> Voice | None:
+    def default_voice(self, lang: str = "en") -> str | None:
+        """The preset used when a request names no voice: the first (by name) that speaks ``lang``, else
+        the first preset; None when the model has no presets (generation then runs without a prompt)."""
+        names = self.presets.names()
+        if self._preset_langs is None or set(self._preset_langs) != set(names):
+            self._preset_langs = {n: self.presets.get(n).lang for n in names}
+        return next((n for n in names if self._preset_langs[n] == lang), names[0] if names else None)
+
+    def _resolve_voice(self, voice: Voice | str | None, lang: str = "en") -> Voice | None:
         if voice is None:
-            presets = self.presets.names()
-            return self.presets.get(presets[0]) if presets else None
+            name = self.default_voice(lang)
+            return self.presets.get(name) if name else None
         return self.get_voice(voice) if isinstance(voice, str) else voice
 
     def _prefix(self, voice: Voice | None, adapter: str | None = None) -> VoicePrefix:
@@ -159,6 +168,10 @@ class TTS:
             if voice.acoustic.shape[1] != d:
                 raise FlowTTSError(f"voice {voice.name!r} was made with another codec (acoustic dim)")
             sem, ac = voice.semantic, voice.acoustic
+            keep = self.config.sampling.max_prompt_frames
+            if 0 < keep < len(sem):  # the middle of the clip, where it is least likely to be silence
+                start = (len(sem) - keep) // 2
+                sem, ac = sem[start : start + keep], ac[start : start + keep]
         prefix = self.generator.prefill_voice(voice_prefix(self.tokenizer.specials, sem, ac), adapter)
         self._prefixes[key] = (voice, attached, prefix)
         while len(self._prefixes) > 16:
@@ -323,7 +336,7 @@ class TTS:
             raise FlowTTSError(f"speed must be in [0.5, 2.0], got {speed}")
         sentences = self.sentences(text, lang)
         pack = self._resolve_pack(voice_pack)
-        v = self._resolve_voice(voice) if voice is not None or pack is None else self._packs[pack].voice
+        v = self._resolve_voice(voice, lang) if voice is not None or pack is None else self._packs[pack].voice
         params = self._params(steps, cfg, seed, temperature, solver)
         decoder = self.codec.streaming_decoder()
         stretch = None

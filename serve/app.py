@@ -130,7 +130,7 @@ def _start_service(settings: ServeSettings, tts, metrics: Metrics):
         except ApiError as e:
             raise FlowTTSError(f"--default-voice: {e.message}") from None
     if settings.warmup:
-        default = settings.default_voice or (voices.presets.names() or [None])[0]
+        default = settings.default_voice or tts.default_voice(settings.default_language)
         tts.warm_up(voices.get(default) if default else None, settings.default_language, settings.max_streams)
     scheduler = Scheduler(
         tts,

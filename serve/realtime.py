@@ -111,7 +111,7 @@ class RealtimeSession:
     def __init__(self, ws: WebSocket, service: Service):
         self.ws, self.service = ws, service
         s = service.settings
-        self.config = SessionConfig(voice=service.default_voice(), language=s.default_language)
+        self.config = SessionConfig(voice=service.default_voice(s.default_language), language=s.default_language)
         self.turns: list[Turn] = []  # not yet done, in order; the first one is being spoken
         self.queue: asyncio.Queue[Turn | None] = asyncio.Queue()  # turns for the sender; None: close
         self.turn_ids = count(1)
@@ -254,7 +254,7 @@ class RealtimeSession:
         nullable = ("voice", "seed", "steps", "cfg")  # null resets these to the server's default
         new = replace(self.config, **{k: v for k, v in changes.items() if v is not None or k in nullable})
         if new.voice is None:
-            new = replace(new, voice=self.service.default_voice())
+            new = replace(new, voice=self.service.default_voice(new.language))
         if "response_format" in changes and "sample_rate" not in changes:
             new = replace(new, sample_rate=check_format(new.response_format, None))
         try:

@@ -28,11 +28,11 @@ class Service:
     started_at: float
     upload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one voice encode at a time
 
-    def default_voice(self) -> str | None:
+    def default_voice(self, lang: str | None = None) -> str | None:
+        """``--default-voice`` if set, else the model's preset for ``lang`` (see ``TTS.default_voice``)."""
         if self.settings.default_voice:
             return self.settings.default_voice
-        presets = self.voices.presets.names()
-        return presets[0] if presets else None
+        return self.tts.default_voice(lang or self.settings.default_language)
 
     def spec(
         self,
@@ -49,7 +49,7 @@ class Service:
             self.tts.tokenizer.lang_id(lang)
         except FlowTTSError as e:
             raise ApiError(400, "unsupported_language", str(e), "language") from None
-        vid = voice or self.default_voice()
+        vid = voice or self.default_voice(lang)
         v = self.voices.get(vid) if vid else None
         try:
             params = self.tts._params(steps or self.settings.default_steps, cfg, seed, None, None)

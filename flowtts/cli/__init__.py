@@ -14,7 +14,7 @@ from flowtts import __version__
 from flowtts.errors import FlowTTSError
 
 # Subcommand modules, each with ``add_parser(subparsers)``. A subcommand is listed only once it works.
-SUBCOMMANDS = ("say", "voices", "data", "text", "codec", "train", "finetune", "doctor")
+SUBCOMMANDS = ("say", "voices", "data", "text", "codec", "train", "finetune", "release", "doctor")
 # More subcommands come from installed plugins (see ``_add_plugins``).
 PLUGIN_GROUP = "flowtts.commands"
 

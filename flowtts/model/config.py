@@ -51,6 +51,8 @@ class SamplingConfig:
     max_repeats: int = 8  # … and forbid an id that already filled this many of them
     max_frames_per_char: float = 2.0  # hard cap on length: 2 frames (160 ms) per input character, …
     min_max_frames: int = 38  # … but at least 3 s
+    max_prompt_frames: int = 75  # a longer voice clip is cut to its middle 75 frames (6 s): the prompt
+    # length range the model was trained on (training data.prompt_frames); 0 = use the whole clip
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,8 @@ def train_tts(
         codebook_size=codec.config.vq.codebook_size,
         acoustic_dim=codec.config.fsq.dim,
         fsq_levels=codec.config.fsq.levels,
+        # inference cuts voice clips to the longest prompt seen in training
+        sampling=replace(config.model.sampling, max_prompt_frames=config.data.prompt_frames[1]),
     )
     config = replace(config, model=model_config)
     frames_id = codec_id(codec_path)

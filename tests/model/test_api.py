@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 import flowtts
 from flowtts.errors import FlowTTSError
@@ -66,3 +67,37 @@ def test_long_sentences_are_cut_to_fit(tts) -> None:
     # a piece that fits gets a length cap that keeps the whole sequence inside the model
     req = tts.request("word " * 30, voice, "en", params)
     assert req.prefix.length + req.text.length + req.max_frames + 1 <= tts.config.backbone.max_positions
+
+
+def test_a_long_voice_clip_is_cut_to_the_trained_prompt_length(tts) -> None:
+    from flowtts.voices import Voice
+
+    keep = tts.config.sampling.max_prompt_frames
+    d = tts.config.acoustic_dim
+    t = keep + 40
+    sem = torch.arange(t) % 7
+    long_voice = Voice("long", sem, torch.zeros(t, d))
+    start = (t - keep) // 2
+    middle = Voice("middle", sem[start : start + keep], torch.zeros(keep, d))
+    a = tts._prefix(long_voice)
+    b = tts._prefix(middle)
+    assert a.length == b.length
+    assert np.array_equal(
+        tts.synthesize("Hi!", voice=long_voice, seed=0).samples,
+        tts.synthesize("Hi!", voice=middle, seed=0).samples,
+    )
+
+
+def test_the_default_voice_speaks_the_requested_language(tmp_path) -> None:
+    from flowtts.voices import Voice
+
+    root = make_tiny_model_dir(tmp_path / "model")
+    d = flowtts.load(root, voices_dir=str(tmp_path / "lib")).config.acoustic_dim
+    for name, lang in (("a-voice", "de"), ("b-voice", "fr")):
+        Voice(name, torch.zeros(40, dtype=torch.long), torch.zeros(40, d), lang=lang).save(
+            root / "voices" / f"{name}.safetensors"
+        )
+    tts = flowtts.load(root, voices_dir=str(tmp_path / "lib"))
+    assert tts.default_voice("fr") == "b-voice"
+    assert tts.default_voice("en") == "tiny-voice"
+    assert tts.default_voice("es") == "a-voice"  # nobody speaks it: the first preset
