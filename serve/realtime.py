@@ -111,7 +111,9 @@ class RealtimeSession:
     def __init__(self, ws: WebSocket, service: Service):
         self.ws, self.service = ws, service
         s = service.settings
-        self.config = SessionConfig(voice=service.default_voice(s.default_language), language=s.default_language)
+        self.config = SessionConfig(
+            voice=service.default_voice(s.default_language), language=s.default_language
+        )
         self.turns: list[Turn] = []  # not yet done, in order; the first one is being spoken
         self.queue: asyncio.Queue[Turn | None] = asyncio.Queue()  # turns for the sender; None: close
         self.turn_ids = count(1)
