@@ -309,8 +309,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(flowtts.finetune.adapt, timed); speak every evaluation sentence zero-shot from the reference and "
         "with the pack; judge both against the real held-out clips (resemblyzer cosine, pocketsphinx WER). "
         "Targets: cosine(pack) > cosine(zero-shot), WER pack / base <= 1.1, pack <= 5 MB. A voice with less "
-        "audio than asked is used as it is and reported (verdict at best incomplete). Writes "
-        "<out>/<name>.json and .md; the fine-tune data and the pack go to <work>/<name>/.",
+        "audio than asked is used as it is and reported (verdict at best incomplete), unless "
+        "--render-minutes renders more of it. Writes <out>/<name>.json and .md; the fine-tune data and the "
+        "pack go to <work>/<name>/.",
     )
     _model_flag(f)
     f.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
@@ -327,6 +328,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=10.0,
         metavar="M",
         help="at most M minutes of the voice's clips to fine-tune on (default: 10)",
+    )
+    f.add_argument(
+        "--render-minutes",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="M",
+        help="when the voice has less than --minutes of clips in the corpus, render up to M minutes more of "
+        "exactly that voice (the corpus's engine, voice parameters and rendering path from its voices.json) "
+        "on sentences of its language from the corpus's text cache that occur nowhere in the corpus; they "
+        "join the fine-tune clips (evaluation clips stay the corpus's), are cached in <work>/<name>/rendered "
+        "and the report gives corpus and rendered minutes apart; with --voice auto, prefers a voice whose "
+        "engine is installed and fast and free (flite, espeak before MBROLA, Pico); 0 = off (default: 0)",
+    )
+    f.add_argument(
+        "--text-cache",
+        default=None,
+        metavar="DIR",
+        help="the text cache the corpus was built from, for --render-minutes (the --text-cache of `flowtts "
+        "data synth`; default: $FLOWTTS_CACHE/text or ~/.cache/flowtts/text)",
     )
     f.add_argument(
         "--sentences",
@@ -537,7 +557,13 @@ _FINETUNE_SETTINGS = (
 def run_finetune(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from evals.finetune_eval import eval_config, finetune_eval, plan_finetune_eval, render_markdown
+    from evals.finetune_eval import (
+        add_rendered_clips,
+        eval_config,
+        finetune_eval,
+        plan_finetune_eval,
+        render_markdown,
+    )
     from flowtts.atomic import ensure_writable_dirs
 
     _check_inputs(args, corpus=True)
@@ -545,16 +571,31 @@ def run_finetune(args: argparse.Namespace) -> int:
     if args.targets is not None:
         over["targets"] = tuple(t.strip() for t in args.targets.split(",") if t.strip())
     config = eval_config(args.seed, **over)  # bad values: one line, before any work
-    plan = plan_finetune_eval(args.corpus, args.voice, args.minutes, args.sentences)
+    plan = plan_finetune_eval(
+        args.corpus, args.voice, args.minutes, args.sentences, render_minutes=args.render_minutes
+    )
     name = _report_name(args.name, f"finetune-{plan.voice}")
     work = Path(args.work) / name
     ensure_writable_dirs([work], "--work")
+    progress = not args.no_progress and sys.stderr.isatty()
     print(
         f"voice {plan.voice} ({plan.choice}): {plan.partition.minutes_selected:.2f} min to fine-tune on, "
         f"{len(plan.partition.evaluation)} evaluation sentences",
         file=sys.stderr,
         flush=True,
     )
+    if plan.render_minutes > 0:
+        plan = add_rendered_clips(plan, work / "rendered", args.seed, args.text_cache, progress)
+        part = plan.partition
+        if part.render and part.render.get("needed"):
+            print(
+                f"rendered for this eval: {part.seconds_rendered / 60:.2f} min used of "
+                f"{part.render['minutes_rendered']:.2f} min rendered ({part.render['rendered_now']} new, "
+                f"{part.render['from_cache']} from the cache); fine-tune: {part.minutes_selected:.2f} min "
+                f"({part.seconds_from_corpus / 60:.2f} from the corpus)",
+                file=sys.stderr,
+                flush=True,
+            )
     report = finetune_eval(
         args.model,
         args.corpus,
@@ -566,7 +607,8 @@ def run_finetune(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         save_audio=args.save_audio,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=progress,
+        text_cache=args.text_cache,
     )
     return _finish(args, name, report, render_markdown(report))
 

@@ -9,8 +9,11 @@ or ``flowtts eval finetune --model DIR --corpus DIR --voice auto --minutes 10 --
 **The voice.** A *held-out* voice: none of its clips is in the train split and none is marked ``seen_voice``
 (its speaker group never occurs in train), so the base model never heard it. ``auto`` takes, among the
 English held-out voices (English: the only language with an independent recognizer), the first by name
-whose clips fill both the fine-tune minutes and the evaluation sentences; when none does, the one whose
-fine-tune part is longest (then more evaluation clips, then name), and the report says how much it had.
+whose clips fill both the fine-tune minutes and the evaluation sentences; when none does and
+``--render-minutes`` is on, the one whose engine is installed here and renders fastest under the freest
+licence (``ENGINE_PREFERENCE``: flite, espeak, …, MBROLA last; then more evaluation clips, more fine-tune
+audio, name); otherwise the one whose fine-tune part is longest (then more evaluation clips, then name), and
+the report says how much it had.
 
 **The partition** (``partition_voice``; deterministic: clips in sha256-of-id order, the corpus's splits are
 ignored since a held-out voice has no train clips anyway):
@@ -26,6 +29,17 @@ ignored since a held-out voice has no train clips anyway):
 4. The zero-shot reference (a part of the fine-tune clips, so the pack saw it too): the fine-tune clip
    closest to 10 s when one lasts 8–12 s; otherwise whichever is closer to 10 s of the best single clip
    (3–25 s) and a concatenation of fine-tune clips (0.25 s apart, in order, up to 15 s) reaching ~10 s.
+
+**Rendered audio** (``--render-minutes M``, off by default; ``add_rendered_clips``): the held-out voices of a
+synthetic corpus are short (about a minute each), but the corpus was rendered offline, so more of exactly
+that voice can be rendered: the same engine and voice parameters (``voices.json``), prosody drawn from the
+corpus's ranges, the corpus's ``flowtts.data.render.Renderer`` (24 kHz, trimming, checks, loudness), on
+sentences of the voice's language from the text cache the corpus was built from, never one that occurs in
+the corpus (any split, any voice; normalized text) or among the evaluation sentences (``render_voice_clips``,
+deterministic from the seed). Rendered only when the corpus has less than the minutes, until the fine-tune
+part fills them or M minutes are rendered or the text runs out; cached in ``WORK/rendered`` (a rerun renders
+nothing new). Rendered clips come after the corpus's own in step 3; the evaluation clips stay the corpus's.
+The report splits the minutes into corpus and rendered, and names the engine, voice and sentence source.
 
 **The run.** The fine-tune clips are copied to ``WORK/data`` (audio + same-stem ``.txt`` with the spoken
 text, a folder ``flowtts finetune`` accepts) and ``flowtts.finetune.adapt`` writes the pack to
@@ -47,13 +61,17 @@ the evaluation sentences, English only) of (a), (b) and the real clips; the base
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import os
 import re
 import shutil
 import statistics
+import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +127,8 @@ class Partition:
     skipped_by_cap: tuple[str, ...]  # ids of clips left out: they would pass the minutes
     minutes_requested: float
     sentences_requested: int
+    rendered_clips: tuple[str, ...] = ()  # ids of the fine-tune clips rendered for this eval (not corpus)
+    render: dict | None = None  # what --render-minutes did (``RenderedClips.to_dict`` + request); None: off
 
     @property
     def seconds_finetune(self) -> float:
@@ -119,14 +139,32 @@ class Partition:
         return self.seconds_finetune / 60
 
     @property
+    def seconds_rendered(self) -> float:
+        """Fine-tune seconds rendered for this eval (``--render-minutes``); the rest is the corpus's."""
+        rendered = set(self.rendered_clips)
+        return sum(r.duration for r in self.finetune if r.id in rendered)
+
+    @property
+    def seconds_from_corpus(self) -> float:
+        return self.seconds_finetune - self.seconds_rendered
+
+    @property
     def limited_by(self) -> str:
-        """``minutes``: the cap ended the fine-tune part; ``corpus``: the voice ran out of clips."""
-        return "minutes" if self.skipped_by_cap else "corpus"
+        """What ended the fine-tune part: ``minutes`` (the cap), ``corpus`` (the voice ran out of clips,
+        nothing rendered), or why rendering stopped short of the cap: ``render_minutes`` (it rendered
+        ``--render-minutes``), ``text`` (the text pool ran out), ``failures`` (the engine kept failing)."""
+        if self.skipped_by_cap:
+            return "minutes"
+        if self.render is not None and self.render.get("needed"):
+            if self.seconds_finetune >= self.minutes_requested * 60 - SHORT_TOLERANCE:
+                return "minutes"
+            return str(self.render.get("stopped_by", "render_minutes"))
+        return "corpus"
 
     @property
     def minutes_short(self) -> bool:
-        """True when the voice has less audio than the minutes asked for."""
-        return self.limited_by == "corpus" and self.seconds_finetune < self.minutes_requested * 60 - (
+        """True when the voice (with what was rendered) has less audio than the minutes asked for."""
+        return self.limited_by != "minutes" and self.seconds_finetune < self.minutes_requested * 60 - (
             SHORT_TOLERANCE
         )
 
@@ -150,9 +188,12 @@ class Partition:
             "order": "sha256 of the clip id",
             "minutes_requested": self.minutes_requested,
             "minutes_selected": self.minutes_selected,
+            "minutes_from_corpus": self.seconds_from_corpus / 60,
+            "minutes_rendered": self.seconds_rendered / 60,
             "limited_by": self.limited_by,
             "minutes_short": self.minutes_short,
             "finetune_clips": [r.id for r in self.finetune],
+            "rendered_clips": list(self.rendered_clips),
             "reference_clips": [r.id for r in self.reference],
             "reference_seconds": self.reference_seconds,
             "sentences_requested": self.sentences_requested,
@@ -161,6 +202,7 @@ class Partition:
             "evaluation_minutes": sum(r.duration for r in self.evaluation) / 60,
             "dropped_same_text": list(self.dropped_same_text),
             "skipped_by_cap": list(self.skipped_by_cap),
+            "render": self.render,
         }
 
 
@@ -172,6 +214,7 @@ class Plan:
     choice: str  # "given" | "auto: ..." (how the voice was chosen)
     held_out_voices: tuple[str, ...]  # every held-out voice of the corpus
     partition: Partition
+    render_minutes: float = 0.0  # --render-minutes: at most this much more audio of the voice is rendered
 
     @property
     def voice(self) -> str:
@@ -192,8 +235,14 @@ def partition_voice(
     voice_rows: Sequence[Utterance],
     minutes: float = DEFAULT_MINUTES,
     sentences: int = DEFAULT_SENTENCES,
+    rendered: Sequence[Utterance] = (),
+    render: dict | None = None,
 ) -> Partition:
     """Evaluation clips, fine-tune clips (at most ``minutes``) and the zero-shot reference of one voice.
+
+    ``rendered``: clips of the voice rendered for this eval (``render_voice_clips``), in render order; they
+    are fine-tune candidates after the corpus's own clips, never evaluation clips. ``render``: what the
+    rendering did, kept in the partition for the report.
 
     Raises ``FlowTTSError`` when the voice has too few clips for two evaluation clips and a reference.
     """
@@ -204,7 +253,7 @@ def partition_voice(
     if sentences < MIN_SENTENCES:
         raise FlowTTSError(f"sentences must be >= {MIN_SENTENCES}, got {sentences}")
     voice, lang = voice_rows[0].voice, voice_rows[0].lang
-    if len({r.voice for r in voice_rows}) > 1:
+    if len({r.voice for r in [*voice_rows, *rendered]}) > 1:
         raise FlowTTSError("partition: clips of several voices")
     clips = sorted(voice_rows, key=lambda r: _order_key(r.id))
     lo, hi = EVAL_SECONDS
@@ -226,18 +275,8 @@ def partition_voice(
     taken = {r.id for r in evaluation}
     rest = [r for r in clips if r.id not in taken]
     dropped = tuple(r.id for r in rest if r.normalized_text.strip() in texts)
-    cap = minutes * 60
-    finetune: list[Utterance] = []
-    skipped: list[str] = []
-    total = 0.0
-    for r in rest:
-        if r.normalized_text.strip() in texts:
-            continue
-        if total + r.duration <= cap + 1e-9:
-            finetune.append(r)
-            total += r.duration
-        else:
-            skipped.append(r.id)
+    candidates = [r for r in [*rest, *rendered] if r.normalized_text.strip() not in texts]
+    finetune, skipped = _fill(candidates, minutes * 60)
     if not finetune:
         raise FlowTTSError(
             f"voice {voice}: no clip left to fine-tune on after {len(evaluation)} evaluation clips"
@@ -258,7 +297,24 @@ def partition_voice(
         skipped_by_cap=tuple(skipped),
         minutes_requested=float(minutes),
         sentences_requested=sentences,
+        rendered_clips=tuple(r.id for r in finetune if r.id in {x.id for x in rendered}),
+        render=render,
     )
+
+
+def _fill(candidates: Sequence[Utterance], cap: float) -> tuple[list[Utterance], list[str]]:
+    """Step 3 of the partition: each clip in order while the total stays within ``cap`` seconds; returns
+    the clips taken and the ids of those skipped."""
+    taken: list[Utterance] = []
+    skipped: list[str] = []
+    total = 0.0
+    for r in candidates:
+        if total + r.duration <= cap + 1e-9:
+            taken.append(r)
+            total += r.duration
+        else:
+            skipped.append(r.id)
+    return taken, skipped
 
 
 def choose_reference(finetune: Sequence[Utterance]) -> tuple[Utterance, ...] | None:
@@ -297,12 +353,17 @@ def plan_finetune_eval(
     minutes: float = DEFAULT_MINUTES,
     sentences: int = DEFAULT_SENTENCES,
     rows: Sequence[Utterance] | None = None,
+    render_minutes: float = 0.0,
 ) -> Plan:
-    """Chooses the voice (``auto`` or an id) and partitions its clips; reads only the manifests.
+    """Chooses the voice (``auto`` or an id) and partitions its clips; reads only the manifests (and, with
+    ``render_minutes`` > 0, ``voices.json`` and which engines are installed). Nothing is rendered here:
+    ``add_rendered_clips`` does that.
 
     Raises ``FlowTTSError`` (one line) for a corpus without a held-out voice, an unknown or seen voice,
     ``auto`` without an English held-out voice, or a voice with too few clips.
     """
+    if render_minutes < 0 or not math.isfinite(render_minutes):
+        raise FlowTTSError(f"render minutes must be a finite number >= 0, got {render_minutes}")
     corpus = Path(corpus)
     rows = list(rows) if rows is not None else _corpus_rows(corpus)
     held = held_out_voices(rows)
@@ -323,7 +384,8 @@ def plan_finetune_eval(
                 f"--voice {voice} is not held out ({n_train} train clips, seen speaker group "
                 f"{mine[0].speaker_group}): the model heard it; held-out voices: {listed}"
             )
-        return Plan(str(corpus), "given", names, partition_voice(held[voice], minutes, sentences))
+        part = partition_voice(held[voice], minutes, sentences)
+        return Plan(str(corpus), "given", names, part, render_minutes)
     english = [v for v in names if held[v][0].lang == ASR_LANG]
     if not english:
         raise FlowTTSError(
@@ -341,11 +403,33 @@ def plan_finetune_eval(
             f"{corpus}: no English held-out voice has enough clips for the protocol ({', '.join(english)})"
         )
     full = [v for v, p in parts.items() if not p.minutes_short and not p.sentences_short]
+    renderable = {}
+    if render_minutes > 0 and not full:
+        specs = corpus_voice_specs(corpus)
+        renderable = {v: specs[v] for v in parts if v in specs and render_problem(specs[v]) is None}
     if full:
         v = full[0]
         why = (
             f"auto: first by name of {len(full)} English held-out voices with {minutes:g} min + "
             f"{sentences} sentences"
+        )
+    elif renderable:
+
+        def render_key(x: str) -> tuple:
+            return (
+                _engine_rank(renderable[x].engine),
+                -len(parts[x].evaluation),
+                -parts[x].seconds_finetune,
+                x,
+            )
+
+        v = min(renderable, key=render_key)
+        why = (
+            f"auto: no English held-out voice has {minutes:g} min + {sentences} sentences; with "
+            f"--render-minutes, the one whose engine renders fastest under the freest licence "
+            f"({renderable[v].engine}; order {', '.join(ENGINE_PREFERENCE)}), then most evaluation "
+            f"sentences ({len(parts[v].evaluation)}; {parts[v].minutes_selected:.2f} min of corpus audio to "
+            "fine-tune on)"
         )
     else:
         v = min(parts, key=lambda x: (-parts[x].seconds_finetune, -len(parts[x].evaluation), x))
@@ -353,7 +437,403 @@ def plan_finetune_eval(
             f"auto: no English held-out voice has {minutes:g} min + {sentences} sentences; the one with the "
             f"most fine-tune audio ({parts[v].minutes_selected:.2f} min)"
         )
-    return Plan(str(corpus), why, names, parts[v])
+        if render_minutes > 0:
+            why += "; no English held-out voice can be rendered here"
+    return Plan(str(corpus), why, names, parts[v], render_minutes)
+
+
+# --- more audio of the voice: --render-minutes --------------------------------------------------------------
+
+#: engines by preference when ``auto`` picks a voice to render more of: fastest and most freely licensed
+#: first (flite kal16 ~2,000× real time, BSD-style; espeak-ng GPL), MBROLA's non-free diphones last
+ENGINE_PREFERENCE = ("flite", "espeak", "festival", "rhvoice", "pico", "mbrola")
+RENDER_FORMAT = 1  # bump when the rendered sequence changes: cached renders are then redone
+MAX_FAILURES_IN_A_ROW = 25  # dropped renders in a row that stop the rendering ("failures")
+SAVE_EVERY = 10  # new renders between two writes of the cache's manifest
+RENDER_MANIFEST = "manifest.jsonl"
+RENDER_STATE = "render.json"
+
+
+def _engine_rank(engine: str) -> int:
+    return ENGINE_PREFERENCE.index(engine) if engine in ENGINE_PREFERENCE else len(ENGINE_PREFERENCE)
+
+
+def corpus_voice_specs(corpus: str | os.PathLike) -> dict:
+    """The corpus's voices as ``flowtts data synth`` recorded them (``voices.json``): id -> ``VoiceSpec``;
+    empty when the corpus has no ``voices.json`` (a corpus of recordings)."""
+    from flowtts.data.engines.base import VoiceSpec
+
+    path = Path(corpus) / "voices.json"
+    if not path.is_file():
+        return {}
+    names = {f.name for f in dataclasses.fields(VoiceSpec)}
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+        return {d["id"]: VoiceSpec(**{k: v for k, v in d.items() if k in names}) for d in items}
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise FlowTTSError(f"{path} is unreadable ({e})") from None
+
+
+def render_problem(spec) -> str | None:
+    """Why this machine cannot render the voice ``spec`` (a ``VoiceSpec``), or None when it can."""
+    from flowtts.data.engines import ENGINES, get_engine_class
+
+    if spec.engine not in ENGINES:
+        return f"unknown engine {spec.engine!r}"
+    cls = get_engine_class(spec.engine)
+    try:
+        cls.check_installed()
+        engine = cls()
+    except (FlowTTSError, OSError) as e:
+        return str(e)
+    try:
+        ok = engine.available(spec)
+    except (FlowTTSError, OSError) as e:
+        return str(e)
+    finally:
+        engine.close()
+    if not ok:
+        return (
+            f"engine {spec.engine} lacks the data of voice {spec.id} (scripts/install-system-deps.sh --full)"
+        )
+    return None
+
+
+def _corpus_config(corpus: Path, lang: str):
+    """The corpus's ``SynthConfig`` (``corpus.json``), for its prosody ranges and sentence length limits;
+    the builder's defaults when the corpus has no ``corpus.json``."""
+    from flowtts.data.synth_config import SynthConfig
+
+    path = corpus / "corpus.json"
+    if not path.is_file():
+        return SynthConfig(langs=(lang,), hours=1.0)
+    try:
+        return SynthConfig.from_dict(json.loads(path.read_text(encoding="utf-8"))["config"])
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise FlowTTSError(f"{path} is unreadable ({e})") from None
+
+
+def _digest(keys: set[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(keys)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RenderedClips:
+    """Clips of one corpus voice rendered for this eval (``render_voice_clips``)."""
+
+    voice: str
+    engine: str
+    params: dict  # the voice's engine parameters, as in the corpus's voices.json
+    license: str
+    lang: str
+    folder: str  # the cache: manifest.jsonl, render.json, audio/
+    rows: tuple[Utterance, ...]  # the clips kept, in render order; ``audio`` is an absolute path
+    attempted: int  # sentences rendered or taken from the cache (kept + dropped)
+    drops: dict[str, int]  # renders dropped by the corpus's checks, by reason
+    rendered_now: int  # sentences this call rendered; the others came from the cache
+    stopped_by: str  # enough | render_minutes | text | failures
+    minutes_limit: float
+    text_file: str  # the sentences: <text cache>/<lang>.jsonl
+    text_pool: int  # its sentences within the corpus's length limits
+    passed_over: int  # drawn sentences not rendered: in the corpus, an evaluation sentence, or said already
+    seed: int
+    wall_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.duration for r in self.rows)
+
+    def sources(self) -> dict[str, int]:
+        """Clips per text package (the part of ``source`` before the colon)."""
+        return dict(sorted(Counter(r.source.split(":", 1)[0] for r in self.rows).items()))
+
+    def to_dict(self) -> dict:
+        return {
+            "voice": self.voice,
+            "engine": self.engine,
+            "params": self.params,
+            "license": self.license,
+            "lang": self.lang,
+            "folder": self.folder,
+            "clips": len(self.rows),
+            "minutes_rendered": self.seconds / 60,
+            "minutes_limit": self.minutes_limit,
+            "attempted": self.attempted,
+            "drops": self.drops,
+            "rendered_now": self.rendered_now,
+            "from_cache": self.attempted - self.rendered_now,
+            "stopped_by": self.stopped_by,
+            "text_file": self.text_file,
+            "text_pool": self.text_pool,
+            "passed_over": self.passed_over,
+            "excluded": "every sentence of the corpus (any split, any voice) and the evaluation sentences, "
+            "compared as normalized text (case and spaces aside)",
+            "sources": self.sources(),
+            "seed": self.seed,
+            "wall_seconds": self.wall_seconds,
+            "pipeline": "flowtts.data.render.Renderer: the corpus's engine call, resampling to 24 kHz, "
+            "trimming, the corpus's checks, loudness to -23 LUFS; prosody drawn from the corpus's ranges",
+        }
+
+
+def render_voice_clips(
+    corpus: str | os.PathLike,
+    voice: str,
+    folder: str | os.PathLike,
+    minutes: float,
+    seed: int = 0,
+    text_cache: str | os.PathLike | None = None,
+    exclude: Sequence[str] = (),
+    enough: Callable[[list[Utterance]], bool] | None = None,
+    progress: bool = False,
+    rows: Sequence[Utterance] | None = None,
+) -> RenderedClips:
+    """Renders up to ``minutes`` of new clips of the corpus voice ``voice`` into ``folder``, as the corpus
+    rendered its own: the voice of ``voices.json`` (same engine and parameters), prosody drawn from the
+    corpus's ranges, and ``flowtts.data.render.Renderer`` (engine, 24 kHz resampling, trimming, the corpus's
+    checks, loudness levelling).
+
+    The sentences: the voice's language in the text cache the corpus is built from (``text_cache``, default
+    ``$FLOWTTS_CACHE/text``), within the corpus's length limits, sorted and shuffled by a Random seeded with
+    ``seed`` and the voice. A sentence whose text or normalized text (case and spaces aside) occurs anywhere
+    in the corpus, or in ``exclude``, or was drawn already, is passed over. Sentence ``i`` of the shuffled
+    pool gets its prosody from a Random seeded with ``seed``, the voice and ``i``. Rendering stops before a
+    sentence when ``enough(kept clips)`` holds, when the kept clips reach ``minutes``, after
+    ``MAX_FAILURES_IN_A_ROW`` dropped renders in a row, or when the sentences run out.
+
+    Cached: ``folder/manifest.jsonl`` (the kept clips; audio relative to ``folder``), ``folder/render.json``
+    (what the sequence depends on, and the drops) and ``folder/audio/*.flac``, all written atomically; a
+    later call with the same inputs renders only what the cache lacks, and returns exactly what a fresh
+    render would. Raises ``FlowTTSError`` (one line) when the voice is not in ``voices.json``, cannot be
+    rendered here, or the text cache has no sentences of its language.
+    """
+    import random
+
+    from tqdm import tqdm
+
+    from flowtts import __version__
+    from flowtts.atomic import write_text_atomic
+    from flowtts.data.catalog import Catalogue
+    from flowtts.data.manifest import read_manifest, write_manifest
+    from flowtts.data.plan import PlanItem, _draw_prosody
+    from flowtts.data.render import Renderer
+    from flowtts.data.text_filter import dedup_key
+    from flowtts.data.text_sources import default_cache_dir, load_sentences
+    from flowtts.errors import MissingSystemVoiceError
+    from flowtts.text import normalize
+
+    t0 = time.perf_counter()
+    corpus, folder = Path(corpus), Path(folder)
+    if not minutes > 0 or not math.isfinite(minutes):
+        raise FlowTTSError(f"render minutes must be a finite number > 0, got {minutes}")
+    specs = corpus_voice_specs(corpus)
+    if voice not in specs:
+        raise FlowTTSError(
+            f"voice {voice} is not in {corpus / 'voices.json'}: its engine and parameters are unknown, so no "
+            "more of it can be rendered (drop --render-minutes)"
+        )
+    spec = specs[voice]
+    problem = render_problem(spec)
+    if problem is not None:
+        raise MissingSystemVoiceError(f"voice {voice} ({spec.engine}) cannot be rendered here: {problem}")
+    lang = spec.lang
+    cfg = _corpus_config(corpus, lang)
+    cache = Path(text_cache) if text_cache is not None else default_cache_dir()
+    text_file = cache / f"{lang}.jsonl"
+    if not text_file.is_file():
+        raise FlowTTSError(
+            f"--render-minutes needs the {lang} sentences the corpus was built from, and {cache} has none: "
+            f"run `flowtts data texts --langs {lang}` (add --cache DIR, or give --text-cache DIR here, when "
+            "the corpus was built with `flowtts data synth --text-cache DIR`)"
+        )
+    sentences = load_sentences(lang, cache)
+    pool = sorted(
+        (s for s in sentences if cfg.min_chars <= len(s.text) <= cfg.max_chars),
+        key=lambda s: (s.text, s.source),
+    )
+    random.Random(f"flowtts-eval-finetune:{seed}:{voice}").shuffle(pool)
+    rows = list(rows) if rows is not None else _corpus_rows(corpus)
+    known = {dedup_key(t) for r in rows for t in (r.text, r.normalized_text)}
+    known |= {dedup_key(t) for t in exclude}
+    key = {
+        "format": RENDER_FORMAT,
+        "flowtts_version": __version__,
+        "voice": dataclasses.asdict(spec),
+        "seed": seed,
+        "text_sha256": hashlib.sha256(text_file.read_bytes()).hexdigest(),
+        "excluded_sha256": _digest(known),
+        "chars": [cfg.min_chars, cfg.max_chars],
+        "prosody": dataclasses.asdict(cfg.prosody),
+    }
+    key = json.loads(json.dumps(key, ensure_ascii=False))  # as read back from render.json (lists, not tuples)
+
+    # the cache: reused when it was made from the same inputs, else emptied
+    state_path, manifest_path = folder / RENDER_STATE, folder / RENDER_MANIFEST
+    kept: dict[str, Utterance] = {}
+    dropped: dict[str, dict] = {}
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = None
+    reuse = isinstance(state, dict) and state.get("key") == key
+    if reuse:
+        dropped = dict(state.get("drops", {}))
+        if manifest_path.is_file():
+            kept = {r.id: r for r in read_manifest(manifest_path) if (folder / r.audio).is_file()}
+    else:
+        for stale in (state_path, manifest_path):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(folder / "audio", ignore_errors=True)
+    (folder / "audio").mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        write_manifest(manifest_path, sorted(kept.values(), key=lambda r: r.id))
+        write_text_atomic(
+            state_path, json.dumps({"key": key, "drops": dropped}, ensure_ascii=False, indent=1) + "\n"
+        )
+
+    if not reuse:
+        save()  # the key first: every file after it belongs to these inputs
+
+    limit = minutes * 60
+    said = set(known)
+    taken: list[Utterance] = []
+    drops: Counter = Counter()
+    attempted = rendered_now = unsaved = passed_over = in_a_row = 0
+    renderer = None
+    bar = tqdm(
+        total=round(limit, 1),
+        unit="s",
+        desc=f"render {voice}",
+        disable=None if progress else True,
+        file=sys.stderr,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]",
+    )
+
+    def stop_reason() -> str | None:
+        if enough is not None and enough(taken):
+            return "enough"
+        if sum(r.duration for r in taken) >= limit:
+            return "render_minutes"
+        if in_a_row >= MAX_FAILURES_IN_A_ROW:
+            return "failures"
+        return None
+
+    stopped = None
+    try:
+        for i, s in enumerate(pool):
+            stopped = stop_reason()
+            if stopped:
+                break
+            spoken = normalize(s.text, lang)
+            keys = {dedup_key(s.text), dedup_key(spoken)}
+            if keys & said:
+                passed_over += 1
+                continue
+            said |= keys
+            uid = f"render-{voice}-s{seed}-{i:06d}"
+            attempted += 1
+            if uid not in kept and uid not in dropped:
+                if renderer is None:
+                    renderer = Renderer(Catalogue({lang: [spec]}, {}))
+                prosody = _draw_prosody(random.Random(f"flowtts-eval-finetune:{seed}:{voice}:{i}"), cfg)
+                item = PlanItem(uid, "", lang, "train", s.text, s.source, voice, False, prosody, 0.0)
+                out = renderer.render(item, folder / "audio", "audio")
+                if out.row is not None:
+                    kept[uid] = out.row
+                else:
+                    dropped[uid] = {"reason": out.drop_reason, "detail": out.drop_detail, "text": s.text}
+                rendered_now += 1
+                unsaved += 1
+                if unsaved >= SAVE_EVERY:
+                    save()
+                    unsaved = 0
+            if uid in kept:
+                taken.append(kept[uid])
+                in_a_row = 0
+                bar.update(kept[uid].duration)
+            else:
+                drops[dropped[uid]["reason"]] += 1
+                in_a_row += 1
+        else:
+            stopped = stop_reason() or "text"
+    finally:
+        bar.close()
+        if renderer is not None:
+            renderer.close()
+        if unsaved:
+            save()
+    root = folder.resolve()
+    return RenderedClips(
+        voice=voice,
+        engine=spec.engine,
+        params=dict(spec.params),
+        license=spec.license,
+        lang=lang,
+        folder=str(folder),
+        # absolute audio paths: ``corpus / row.audio`` (how the eval reads clips) is then this file
+        rows=tuple(dataclasses.replace(r, audio=str(root / r.audio)) for r in taken),
+        attempted=attempted,
+        drops=dict(sorted(drops.items())),
+        rendered_now=rendered_now,
+        stopped_by=stopped,
+        minutes_limit=float(minutes),
+        text_file=str(text_file),
+        text_pool=len(pool),
+        passed_over=passed_over,
+        seed=seed,
+        wall_seconds=time.perf_counter() - t0,
+    )
+
+
+def add_rendered_clips(
+    plan: Plan,
+    folder: str | os.PathLike,
+    seed: int = 0,
+    text_cache: str | os.PathLike | None = None,
+    progress: bool = False,
+    rows: Sequence[Utterance] | None = None,
+) -> Plan:
+    """``plan`` with clips of its voice rendered for this eval (``render_voice_clips`` into ``folder``) after
+    the corpus's own in the fine-tune part, when ``plan.render_minutes`` > 0 and the corpus has less than
+    the minutes asked for: rendered until the fine-tune part fills the minutes, or ``render_minutes`` of
+    audio are rendered, or the text runs out. The evaluation clips stay the corpus's. A plan rendered
+    already, or without ``render_minutes``, is returned as it is."""
+    part = plan.partition
+    if plan.render_minutes <= 0 or part.render is not None:
+        return plan
+    request = {"requested_minutes": plan.render_minutes, "corpus_minutes": part.minutes_selected}
+    if not part.minutes_short:
+        return dataclasses.replace(
+            plan, partition=dataclasses.replace(part, render={**request, "needed": False})
+        )
+    corpus = Path(plan.corpus)
+    rows = list(rows) if rows is not None else _corpus_rows(corpus)
+    cap = part.minutes_requested * 60
+    corpus_clips = list(part.finetune)
+
+    def enough(rendered: list[Utterance]) -> bool:
+        taken, _ = _fill([*corpus_clips, *rendered], cap)
+        return sum(r.duration for r in taken) >= cap - SHORT_TOLERANCE
+
+    res = render_voice_clips(
+        corpus,
+        part.voice,
+        folder,
+        plan.render_minutes,
+        seed=seed,
+        text_cache=text_cache,
+        exclude=part.evaluation_sentences,
+        enough=enough,
+        progress=progress,
+        rows=rows,
+    )
+    mine = [r for r in rows if r.voice == part.voice]
+    render = {**request, "needed": True, **res.to_dict()}
+    new = partition_voice(mine, part.minutes_requested, part.sentences_requested, res.rows, render)
+    if new.evaluation != part.evaluation:  # the evaluation clips are the corpus's, whatever was rendered
+        raise FlowTTSError(f"voice {part.voice}: rendering changed the evaluation clips (a bug)")
+    return dataclasses.replace(plan, partition=new)
 
 
 # --- data, reference, judging -------------------------------------------------------------------------------
@@ -446,7 +926,7 @@ def overall_verdict(checks: list[dict], partition: Partition) -> tuple[str, list
     if partition.minutes_short:
         why.append(
             f"the voice has only {partition.minutes_selected:.2f} of the {partition.minutes_requested:g} "
-            "minutes of fine-tune audio the protocol asks for"
+            "minutes of fine-tune audio the protocol asks for" + _render_split(partition)
         )
     if partition.sentences_short:
         why.append(
@@ -457,6 +937,35 @@ def overall_verdict(checks: list[dict], partition: Partition) -> tuple[str, list
     if v == "pass" and why:
         v = "incomplete"
     return v, why
+
+
+def _render_split(partition: Partition) -> str:
+    """`` (a from the corpus + b rendered for this eval; rendering ended by: why)`` when something was
+    rendered or rendering was asked for, else nothing."""
+    r = partition.render
+    if not r or not r.get("needed"):
+        return ""
+    return (
+        f" ({partition.seconds_from_corpus / 60:.2f} from the corpus + {partition.seconds_rendered / 60:.2f} "
+        f"rendered for this eval; rendering ended by {STOPPED_BY.get(r['stopped_by'], r['stopped_by'])})"
+    )
+
+
+#: why rendering ended, in words
+STOPPED_BY = {
+    "enough": "filling the minutes",
+    "render_minutes": "--render-minutes",
+    "text": "the text running out",
+    "failures": f"{MAX_FAILURES_IN_A_ROW} failed renders in a row",
+}
+#: ``Partition.limited_by`` in words
+LIMITED_BY = {
+    "minutes": "the minutes cap",
+    "corpus": "the corpus (the voice ran out of clips)",
+    "render_minutes": "--render-minutes (all of it rendered)",
+    "text": "the text pool (no unused sentence left to render)",
+    "failures": "rendering failures",
+}
 
 
 def eval_config(seed: int = 0, **overrides):
@@ -513,6 +1022,8 @@ def finetune_eval(
     speaker_judge=None,
     asr_judge: Callable[[list[str]], object] | None = None,
     progress: bool = True,
+    render_minutes: float = 0.0,
+    text_cache: str | os.PathLike | None = None,
 ) -> dict:
     """Runs the protocol of the module doc and returns the report (``render_markdown`` for Markdown).
 
@@ -522,7 +1033,10 @@ def finetune_eval(
     ``FinetuneConfig`` (default ``eval_config(seed)``). ``steps`` / ``cfg`` / ``seed``: sampling of
     ``tts.synthesize`` (``seed`` also seeds the fine-tune when ``config`` is None). ``speaker_judge`` /
     ``asr_judge``: a ``SpeakerJudge`` and a factory ``sentences -> AsrJudge`` to use instead of the real
-    ones. Raises ``FlowTTSError`` on bad input or an interrupted fine-tune.
+    ones. ``render_minutes`` (used when ``plan`` is None; else the plan's) / ``text_cache``: render at most
+    this many minutes more of the voice into ``work/rendered`` when the corpus has less than ``minutes``
+    (``add_rendered_clips``; a plan rendered already is used as it is). Raises ``FlowTTSError`` on bad input
+    or an interrupted fine-tune.
     """
     from evals.judges.asr import wer_counts
     from evals.report import report_header
@@ -532,8 +1046,12 @@ def finetune_eval(
     from flowtts.training.loop import pick_device
 
     corpus, work = Path(corpus), Path(work)
-    plan = plan or plan_finetune_eval(corpus, voice, minutes, sentences)
+    plan = plan or plan_finetune_eval(corpus, voice, minutes, sentences, render_minutes=render_minutes)
     part = plan.partition
+    if plan.render_minutes > 0 and part.render is None:
+        # the judges are not loaded yet: a rendering problem stops the run before anything heavy
+        plan = add_rendered_clips(plan, work / "rendered", seed, text_cache, progress)
+        part = plan.partition
     config = config or eval_config(seed)
     if config.full:
         raise FlowTTSError("the fine-tune eval measures LoRA voice packs; a full fine-tune is not supported")
@@ -657,10 +1175,17 @@ def finetune_eval(
             f"flowtts finetune's minimum-audio guard was {config.min_minutes:g} min (its default: "
             f"{FinetuneConfig().min_minutes:g}); the minutes used are the ones reported"
         )
+    if part.render and part.render.get("needed"):
+        notes.append(render_note(part))
+    elif part.render:
+        notes.append(
+            f"--render-minutes {part.render['requested_minutes']:g}: nothing rendered, the corpus has the "
+            f"{part.minutes_requested:g} minutes"
+        )
     if part.minutes_short:
         notes.append(
             f"voice {part.voice} has only {part.minutes_selected:.2f} min of clips for fine-tuning (asked: "
-            f"{part.minutes_requested:g}); all of it was used"
+            f"{part.minutes_requested:g}){_render_split(part)}; all of it was used"
         )
     if result.best_step == 0:
         notes.append("training never improved the held-out loss: the pack holds the base model's behaviour")
@@ -682,6 +1207,8 @@ def finetune_eval(
         "training_seconds": result.seconds,
         "minutes_requested": part.minutes_requested,
         "minutes_selected": part.minutes_selected,
+        "minutes_from_corpus": part.seconds_from_corpus / 60,
+        "minutes_rendered": part.seconds_rendered / 60,
         "minutes_usable": data.minutes_usable,
         "minutes_train": data.minutes_train,
         "minutes_valid": data.minutes_valid,
@@ -701,6 +1228,7 @@ def finetune_eval(
             "lang": part.lang,
             "choice": plan.choice,
             "held_out_voices": list(plan.held_out_voices),
+            "render_minutes": plan.render_minutes,
             "device": str(dev),
             "sampling": _sampling(steps, cfg, seed),
             "design": "ours(i) = evaluation sentence i spoken (a) zero-shot from the reference, (b) with the "
@@ -743,11 +1271,30 @@ def finetune_eval(
     }
 
 
+def render_note(part: Partition) -> str:
+    """One line on the clips rendered for this eval (a partition with ``render['needed']``)."""
+    r = part.render
+    params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+    sources = ", ".join(f"{k} {v}" for k, v in r["sources"].items()) or "none"
+    return (
+        f"fine-tune audio: {part.seconds_from_corpus / 60:.2f} min from the corpus + "
+        f"{part.seconds_rendered / 60:.2f} min rendered for this eval ({len(part.rendered_clips)} of "
+        f"{r['clips']} rendered clips used, {r['minutes_rendered']:.2f} min rendered, at most "
+        f"{r['minutes_limit']:g}; ended by {STOPPED_BY.get(r['stopped_by'], r['stopped_by'])}) with the "
+        f"corpus's own voice {r['voice']} ({r['engine']}: {params}; {r['license']}) through the corpus's "
+        f"rendering path, on {r['lang']} sentences of {r['text_file']} ({sources}) that occur nowhere in "
+        f"the corpus; {sum(r['drops'].values())} renders dropped by the corpus's checks; "
+        f"{r['from_cache']} of {r['attempted']} taken from the cache {r['folder']}; the evaluation clips "
+        "are the corpus's own"
+    )
+
+
 # --- Markdown -----------------------------------------------------------------------------------------------
 
 
 def render_markdown(report: dict) -> str:
     e, p, f, r = report["eval"], report["partition"], report["finetune"], report["results"]
+    n_rendered = len(p.get("rendered_clips", []))
     cfg = f["config"]
     lines = header_markdown(
         "Voice adaptation vs zero-shot cloning",
@@ -789,8 +1336,12 @@ def render_markdown(report: dict) -> str:
         "| what | value |",
         "| --- | --- |",
         f"| audio | {r['minutes_selected']:.2f} min of clips given (asked: {r['minutes_requested']:g}, "
-        f"ended by the {p['limited_by']}); {r['minutes_usable']:.2f} min usable after preparation: "
+        f"ended by {LIMITED_BY.get(p['limited_by'], p['limited_by'])}): "
+        f"{p.get('minutes_from_corpus', r['minutes_selected']):.2f} min from the corpus, "
+        f"{p.get('minutes_rendered', 0.0):.2f} min rendered for this eval; "
+        f"{r['minutes_usable']:.2f} min usable after preparation: "
         f"{r['minutes_train']:.2f} train, {r['minutes_valid']:.2f} held out for early stopping |",
+        *_render_rows(p),
         f"| wall time | {r['finetune_wall_seconds'] / 60:.1f} min ({r['finetune_wall_seconds']:.0f} s: data "
         "preparation, encoding, training); "
         f"training {r['training_seconds'] / 60:.1f} min; load average {_loads(f)} |",
@@ -805,6 +1356,9 @@ def render_markdown(report: dict) -> str:
         "| part | clips | minutes |",
         "| --- | ---: | ---: |",
         f"| fine-tune | {len(p['finetune_clips'])} | {p['minutes_selected']:.2f} |",
+        f"| … of which the corpus's own clips | {len(p['finetune_clips']) - n_rendered} | "
+        f"{p.get('minutes_from_corpus', p['minutes_selected']):.2f} |",
+        f"| … of which rendered for this eval | {n_rendered} | {p.get('minutes_rendered', 0.0):.2f} |",
         f"| zero-shot reference (from the fine-tune clips) | {len(p['reference_clips'])} | "
         f"{p['reference_seconds'] / 60:.2f} |",
         f"| evaluation | {len(p['evaluation_clips'])} | {p['evaluation_minutes']:.2f} |",
@@ -831,6 +1385,31 @@ def render_markdown(report: dict) -> str:
     if report["notes"]:
         lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]
     return "\n".join(lines) + "\n"
+
+
+def _render_rows(p: dict) -> list[str]:
+    """Fine-tune table rows on --render-minutes (none when it was off)."""
+    r = p.get("render")
+    if not r:
+        return []
+    if not r.get("needed"):
+        return [
+            f"| rendered audio | none: the corpus has the minutes (--render-minutes "
+            f"{r['requested_minutes']:g}) |"
+        ]
+    params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+    sources = ", ".join(f"{k} {v}" for k, v in r["sources"].items()) or "none"
+    drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "none"
+    return [
+        f"| rendered audio | {r['minutes_rendered']:.2f} min in {r['clips']} clips (at most "
+        f"{r['minutes_limit']:g} min; ended by {STOPPED_BY.get(r['stopped_by'], r['stopped_by'])}), "
+        f"{len(p.get('rendered_clips', []))} clips used; voice {r['voice']} by {r['engine']} ({params}), "
+        f"the corpus's rendering path; dropped by its checks: {drops}; {r['from_cache']} of "
+        f"{r['attempted']} from the cache `{r['folder']}`, {r['wall_seconds']:.0f} s |",
+        f"| rendered sentences | {r['lang']} from `{r['text_file']}` ({sources}), seed {r['seed']}; "
+        f"none occurs in the corpus or among the evaluation sentences ({r['passed_over']} drawn sentences "
+        "passed over) |",
+    ]
 
 
 def _utt_wer(u: dict, system: str) -> str:

@@ -25,6 +25,7 @@ from evals.finetune_eval import (
 from flowtts.cli import build_parser, main
 from flowtts.data.manifest import Utterance, write_manifest
 from flowtts.errors import FlowTTSError
+from tests.data.test_synth import EN
 from tests.finetune.helpers import WORDS, short_model_dir, speech
 
 
@@ -308,8 +309,252 @@ def test_parser():
     a = build_parser().parse_args(["eval", "finetune", "--corpus", "c"])
     assert a.func.__name__ == "run_finetune" and a.voice == "auto" and a.minutes == 10.0
     assert a.sentences == 20 and a.seed == 0 and a.steps is None and a.device == "cpu"
+    assert a.render_minutes == 0.0 and a.text_cache is None
+    a = build_parser().parse_args(["eval", "finetune", "--corpus", "c", "--render-minutes", "10.5"])
+    assert a.render_minutes == 10.5
     a = build_parser().parse_args(["eval", "finetune", "--corpus", "c", "--lora-rank", "8", "--steps", "300"])
     assert a.rank == 8 and a.steps == 300 and a.ode_steps is None
-    for bad in (["--sentences", "1"], ["--minutes", "0"], ["--steps", "0"]):
+    for bad in (["--sentences", "1"], ["--minutes", "0"], ["--steps", "0"], ["--render-minutes", "-1"]):
         with pytest.raises(SystemExit):
             build_parser().parse_args(["eval", "finetune", "--corpus", "c", *bad])
+
+
+# --- --render-minutes: more audio of the held-out voice, rendered like the corpus ---------------------------
+
+FRESH = [  # English sentences the tiny espeak corpus never speaks (Harvard lists 2-4)
+    "The small pup gnawed a hole in the sock.",
+    "The fish twisted and turned on the bent hook.",
+    "Press the pants and sew a button on the vest.",
+    "The swan dive was far short of perfect.",
+    "The beauty of the view stunned the young boy.",
+    "Two blue fish swam in the tank.",
+    "Her purse was full of useless trash.",
+    "The colt reared and threw the tall rider.",
+    "It snowed, rained, and hailed the same morning.",
+    "Read verse out loud for pleasure.",
+    "Hoist the load to your left shoulder.",
+    "Take the winding path to reach the lake.",
+    "Note closely the size of the gas tank.",
+    "Wipe the grease off his dirty face.",
+    "Mend the coat before you go out.",
+    "The wrist was badly strained and hung limp.",
+    "The stray cat gave birth to kittens.",
+    "The young girl gave no clear response.",
+    "The meal was cooked before the bell rang.",
+    "What joy there is in living.",
+    "A king ruled the state in the early days.",
+    "The ship was torn apart on the sharp reef.",
+    "Sickness kept him home the third week.",
+    "The wide road shimmered in the hot sun.",
+    "The lazy cow lay in the cool grass.",
+    "Lift the square stone over the fence.",
+    "The rope will bind the seven books at once.",
+    "Hop over the fence and plunge in.",
+]
+
+
+class _StubSpeaker:
+    """A speaker judge without resemblyzer: the numbers mean nothing, the mechanics are tested."""
+
+    name = "stub speaker judge"
+
+    def embed(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return np.array([x.std(), np.abs(x).mean(), np.abs(np.diff(x)).mean(), 1.0])
+
+    @staticmethod
+    def cosine(a, b):
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+class _StubAsr:
+    name = "stub recognizer"
+
+    def __init__(self, sentences):
+        self.sentences = sentences
+
+    def transcribe(self, x):
+        return self.sentences[0]
+
+
+@pytest.fixture(scope="module")
+def espeak_corpus(tmp_path_factory):
+    """A tiny corpus rendered by `flowtts data synth`'s code with espeak-ng only, one held-out voice, and a
+    text cache holding its sentences (also re-spelled: upper case, a digit) plus FRESH."""
+    from flowtts.data.synth import synthesize
+    from flowtts.data.synth_config import SynthConfig
+    from flowtts.data.text_sources import Sentence, write_sentences
+
+    try:
+        from flowtts.data.engines.espeak import EspeakEngine
+
+        EspeakEngine.check_installed()
+    except FlowTTSError as e:
+        pytest.skip(f"espeak-ng: {e}")
+    root = tmp_path_factory.mktemp("espeak-corpus")
+    cfg = SynthConfig(
+        langs=("en",),
+        hours=0.03,
+        seed=3,
+        shard_size=20,
+        engines=("espeak",),
+        heldout_group_fraction=0.05,  # one of espeak's 24 pseudo-speakers
+        valid_fraction=0.2,
+        test_fraction=0.2,
+        min_eval_utterances=2,
+    )
+    texts = [Sentence(t, "en", "harvard", "public domain") for t in EN]
+    synthesize(cfg, root / "corpus", jobs=1, texts={"en": texts}, progress=False)
+    respelled = [t.upper() for t in EN] + [t.replace("Four ", "4 ") for t in EN if t.startswith("Four ")]
+    pool = texts + [Sentence(t, "en", f"test:/{k}", "public domain") for k, t in enumerate(respelled + FRESH)]
+    (root / "text").mkdir()
+    write_sentences("en", root / "text", pool, 0.0)
+    return root / "corpus", root / "text"
+
+
+def _keys(texts) -> set[str]:
+    from flowtts.data.text_filter import dedup_key
+
+    return {dedup_key(t) for t in texts}
+
+
+def test_render_minutes(espeak_corpus, model_dir, tmp_path, monkeypatch):
+    from evals.finetune_eval import add_rendered_clips, finetune_eval, render_markdown, render_voice_clips
+    from flowtts.data.manifest import iter_corpus, read_manifest
+
+    monkeypatch.setenv("FLOWTTS_HOME", str(tmp_path / "home"))
+    corpus, text_cache = espeak_corpus
+    rows = list(iter_corpus(corpus))
+    plain = plan_finetune_eval(corpus, "auto", minutes=0.6, sentences=3)
+    assert plain.voice.startswith("espeak-en-") and plain.partition.minutes_short  # ~13 s of the 36
+    plan = plan_finetune_eval(corpus, "auto", minutes=0.6, sentences=3, render_minutes=0.6)
+    assert plan.voice == plain.voice and "--render-minutes" in plan.choice and "espeak" in plan.choice
+    work = tmp_path / "work"
+    report = finetune_eval(
+        model_dir,
+        corpus,
+        work,
+        plan=plan,
+        config=eval_config_small(),
+        seed=0,
+        speaker_judge=_StubSpeaker(),
+        asr_judge=_StubAsr,
+        progress=False,
+        text_cache=text_cache,
+    )
+
+    # the minutes: corpus + rendered, both in the report
+    r, p = report["results"], report["partition"]
+    corpus_min = plain.partition.minutes_selected
+    assert r["minutes_from_corpus"] == pytest.approx(corpus_min)
+    assert 0.2 < r["minutes_rendered"] <= 0.6 and r["minutes_rendered"] == pytest.approx(
+        p["minutes_rendered"]
+    )
+    assert r["minutes_selected"] == pytest.approx(corpus_min + r["minutes_rendered"])
+    assert 0.6 - 0.5 / 60 <= r["minutes_selected"] <= 0.6 and not p["minutes_short"]  # the cap is filled
+    assert p["limited_by"] == "minutes" and "incomplete" not in report["verdict"]
+    render = p["render"]
+    assert render["needed"] and render["engine"] == "espeak" and render["voice"] == plan.voice
+    assert render["params"]["variant"] == plan.voice.rsplit("-", 1)[1] and render["stopped_by"] in (
+        "enough",
+        "render_minutes",
+    )
+    assert (
+        render["text_file"] == str(text_cache / "en.jsonl") and render["rendered_now"] == render["attempted"]
+    )
+    md = render_markdown(report)
+    assert (
+        f"{corpus_min:.2f} min from the corpus, {r['minutes_rendered']:.2f} min rendered for this eval" in md
+    )
+    assert "| rendered audio |" in md and "en.jsonl" in md and "… of which rendered for this eval" in md
+    assert any("rendered for this eval" in n and "espeak" in n for n in report["notes"])
+
+    # the evaluation clips are the corpus's own; no rendered sentence occurs in the corpus or the eval set
+    assert p["evaluation_clips"] == [c.id for c in plain.partition.evaluation]
+    folder = work / "rendered"
+    rendered = list(read_manifest(folder / "manifest.jsonl"))
+    assert set(p["rendered_clips"]) <= {x.id for x in rendered} and len(rendered) == render["clips"]
+    said = _keys([x.text for x in rendered]) | _keys([x.normalized_text for x in rendered])
+    assert not said & (_keys([x.text for x in rows]) | _keys([x.normalized_text for x in rows]))
+    assert not said & _keys(u["text"] for u in report["utterances"])
+    assert {x.voice for x in rendered} == {plan.voice} and {x.sample_rate for x in rendered} == {24000}
+    for x in rendered:
+        info = sf.info(folder / x.audio)
+        assert info.samplerate == 24000 and abs(info.duration - x.duration) < 0.01
+    data = {t.read_text().strip() for t in (work / "data").glob("*.txt")}
+    assert len(data) == len(p["finetune_clips"]) and _keys(x.normalized_text for x in rendered) & _keys(data)
+
+    # cached: the same plan again renders nothing and gives the same clips
+    stamps = {f.name: f.stat().st_mtime_ns for f in (folder / "audio").iterdir()}
+    again = add_rendered_clips(plan, folder, seed=0, text_cache=text_cache)
+    assert again.partition.render["rendered_now"] == 0 and again.partition.render["from_cache"] > 0
+    assert [x.id for x in again.partition.finetune] == p["finetune_clips"]
+    assert {f.name: f.stat().st_mtime_ns for f in (folder / "audio").iterdir()} == stamps
+
+    # deterministic: a fresh render of the same seed is the same, clip for clip and byte for byte
+    fresh = add_rendered_clips(plan, tmp_path / "fresh", seed=0, text_cache=text_cache)
+    assert fresh.partition.render["rendered_now"] == render["attempted"]
+
+    def same(part):
+        return [(x.id, x.text, x.duration, x.prosody, x.phonemes) for x in part.finetune]
+
+    assert same(fresh.partition) == same(again.partition)
+    for x in rendered[:3]:
+        assert (tmp_path / "fresh" / x.audio).read_bytes() == (folder / x.audio).read_bytes()
+    other = render_voice_clips(corpus, plan.voice, tmp_path / "seed1", 0.2, seed=1, text_cache=text_cache)
+    assert [x.text for x in other.rows] != [x.text for x in rendered][: len(other.rows)]
+
+    # the text runs out: every unused sentence is rendered once (the cache is extended, not redone), the
+    # minutes are short and the verdict can only be incomplete
+    big = plan_finetune_eval(corpus, plan.voice, minutes=5, sentences=3, render_minutes=5)
+    big = add_rendered_clips(big, folder, seed=0, text_cache=text_cache)
+    part = big.partition
+    assert part.render["stopped_by"] == "text" and part.limited_by == "text" and part.minutes_short
+    assert part.render["from_cache"] == render["attempted"]
+    assert part.render["attempted"] + part.render["passed_over"] == part.render["text_pool"]
+    assert part.render["attempted"] >= len(FRESH) and part.render["passed_over"] >= len(EN) + 1  # re-spelled
+    verdict, why = overall_verdict(finetune_checks(0.6, 0.7, 0.3, 0.3, 1), part)
+    assert (
+        verdict == "incomplete"
+        and "rendered for this eval; rendering ended by the text running out" in why[0]
+    )
+
+
+def eval_config_small():
+    from evals.finetune_eval import eval_config
+
+    return eval_config(0, steps=4, val_every=2, rank=4, lr=3e-3, batch_positions=1024, threads=1)
+
+
+def test_render_minutes_needs_the_text_cache_and_a_renderable_voice(espeak_corpus, corpus, tmp_path, capsys):
+    c, _ = espeak_corpus
+    argv = [
+        "eval",
+        "finetune",
+        "--corpus",
+        str(c),
+        "--out",
+        str(tmp_path / "r"),
+        "--work",
+        str(tmp_path / "w"),
+    ]
+    argv += ["--render-minutes", "1", "--text-cache", str(tmp_path / "no-texts"), "--sentences", "3"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()  # the voice line, then the error: one line
+    assert len(err) == 2 and err[0].startswith("voice espeak-en-") and err[1].startswith("flowtts: error: ")
+    assert "flowtts data texts --langs en" in err[1] and "no-texts" in err[1]
+    # a corpus of recordings (no voices.json): auto falls back to the old rule, rendering says why not
+    base = [
+        "eval",
+        "finetune",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(tmp_path / "r"),
+        "--render-minutes",
+        "1",
+    ]
+    assert main([*base, "--work", str(tmp_path / "w2"), "--sentences", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("voice v-held (auto: ") and "no English held-out voice can be rendered" in err[0]
+    assert len(err) == 2 and "voice v-held is not in" in err[1] and "voices.json" in err[1]
