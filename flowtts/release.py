@@ -8,6 +8,8 @@
     MODEL_CARD.md        data, licences, steps, metrics as measured
 
 Weights load only through safetensors. ``write_model_dir`` replaces files atomically one by one.
+Training-only modules (the text-CTC head, ``TTSConfig.text_ctc``) are never released: the folder holds
+the inference model, its config with ``text_ctc`` off.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -25,7 +27,7 @@ from safetensors.torch import save as safetensors_save
 from flowtts.atomic import write_bytes_atomic, write_text_atomic
 from flowtts.errors import FlowTTSError
 from flowtts.model.config import TTSConfig
-from flowtts.model.tts import TTSModel
+from flowtts.model.tts import TRAINING_ONLY_PREFIXES, TTSModel
 
 FORMAT_VERSION = 1
 
@@ -70,6 +72,7 @@ def write_model_dir(
     state = {
         k: (v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
         for k, v in model.state_dict().items()
+        if not k.startswith(TRAINING_ONLY_PREFIXES)
     }
     write_bytes_atomic(files.weights, safetensors_save(state, metadata={"format": "flowtts.model"}))
     for src, dst in ((codec_path, files.codec), (tokenizer_path, files.tokenizer)):
@@ -77,7 +80,7 @@ def write_model_dir(
             write_bytes_atomic(dst, Path(src).read_bytes())
     config = {
         "format_version": FORMAT_VERSION,
-        "model": model.config.to_dict(),
+        "model": replace(model.config, text_ctc=False).to_dict(),
         "codec_id": codec_id(files.codec),
         **(extra or {}),
     }
@@ -107,15 +110,21 @@ def read_config(root: str | os.PathLike) -> dict:
 
 
 def load_tts_model(root: str | os.PathLike, device: str | torch.device = "cpu") -> TTSModel:
+    """The inference model of a model folder: never with training-only modules (if a folder's config or
+    weights mention them anyway, they are left out)."""
     files = ModelFiles(Path(root))
-    config = TTSConfig.from_dict(read_config(root)["model"])
+    config = replace(TTSConfig.from_dict(read_config(root)["model"]), text_ctc=False)
     model = TTSModel(config)
     try:
         with safe_open(str(files.weights), framework="pt") as f:
             state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError) as e:
         raise FlowTTSError(f"{files.weights}: cannot read weights ({e})") from e
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    state = {
+        k: v.float() if v.is_floating_point() else v
+        for k, v in state.items()
+        if not k.startswith(TRAINING_ONLY_PREFIXES)
+    }
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

@@ -70,8 +70,9 @@ def test_the_default_model_says_fixed_sentences() -> None:
         assert audio.duration > 0.3 * len(text) / 12.5
         hyp = judge.transcribe(audio.samples, audio.sample_rate)
         hyps.append(hyp)
-        rates = [wer_counts(c, hyp)[0] / max(1, wer_counts(c, hyp)[1]) for c in candidates]
+        counts = [wer_counts(c, hyp) for c in candidates]  # (edits, reference words) per candidate
+        rates = [edits / max(1, words) for edits, words in counts]
         said += int(min(range(len(candidates)), key=rates.__getitem__) == i)
     rate = wer(TARGETS, hyps)
-    detail = "\n".join(f"  {t!r} -> {h!r}" for t, h in zip(TARGETS, hyps))
+    detail = "\n".join(f"  {t!r} -> {h!r}" for t, h in zip(TARGETS, hyps, strict=True))
     assert said >= MIN_SAID and rate <= MAX_WER, f"said {said}/{len(TARGETS)}, WER {rate:.2f}\n{detail}"

@@ -64,6 +64,10 @@ class TTSConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     flow: FlowHeadConfig = field(default_factory=FlowHeadConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    # Training only: a text-CTC head (``TTSModel.text_ctc_head``) on the backbone states of the generated
+    # frames, trained with ``TTSTrainConfig.ctc_weight`` > 0. Its parameters exist only when this is on;
+    # releases never hold it (``flowtts.release`` writes them with text_ctc off, without the head).
+    text_ctc: bool = False
 
     @property
     def end_id(self) -> int:
@@ -72,6 +76,10 @@ class TTSConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if not self.text_ctc:
+            # left out when off: model folders' and runs' config.json stay what flowtts wrote before the
+            # switch existed (and what older versions, which reject unknown keys, read)
+            del d["text_ctc"]
         d["format_version"] = CONFIG_FORMAT_VERSION
         return d
 

@@ -3,6 +3,12 @@
 ``forward`` is the training pass (teacher forcing over whole sequences, returns ``TTSLoss``); generation
 lives in ``flowtts.generation`` and uses ``embed``, ``backbone`` with a KV cache, ``semantic_logits`` and
 ``flow.sample`` step by step.
+
+Optional, training only (``TTSConfig.text_ctc``): a text-CTC head, one linear layer from the backbone state
+at each generated frame f₁…f_T to the text vocabulary plus a blank, trained with CTC against the
+utterance's text pieces (the ids after the language tag; no control tokens). Each frame's state must then
+say which text is being spoken, what teaches the monotonic alignment to the text directly. Generation never
+uses it and releases leave it out (``flowtts.release``).
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from flowtts.errors import FlowTTSError
 from flowtts.model.backbone import Backbone, KVCache
 from flowtts.model.config import TTSConfig
 from flowtts.model.flow import FlowMatching
 from flowtts.model.flow_head import VelocityNet
 
 IGNORE = -100
+TEXT_CTC_HEAD = "text_ctc_head."  # state_dict key prefix of the text-CTC head
+# state_dict key prefixes of training-only modules: never part of a release
+TRAINING_ONLY_PREFIXES = (TEXT_CTC_HEAD,)
 
 
 @dataclass
@@ -31,18 +41,32 @@ class TTSBatch:
     acoustic: torch.Tensor  # [B, L, D] float, frame latents at frame positions
     target_semantic: torch.Tensor  # [B, L] long: next frame's id or END at predicting positions, else -100
     target_acoustic: torch.Tensor  # [B, L, D]: next frame's latent where target_semantic is a real frame
+    # the text-CTC targets (read only when the CTC loss is on): each example's text pieces, without the
+    # language tag and control tokens, right-padded with 0
+    text: torch.Tensor | None = None  # [B, S] long
+    text_lengths: torch.Tensor | None = None  # [B] long
 
     def to(self, device: torch.device | str) -> TTSBatch:
-        return TTSBatch(**{k: v.to(device) for k, v in vars(self).items()})
+        return TTSBatch(**{k: None if v is None else v.to(device) for k, v in vars(self).items()})
+
+
+def text_ctc_positions(batch: TTSBatch) -> torch.Tensor:
+    """``[B, L]`` bool: the positions the text-CTC head reads, the target frames f₁…f_T of each example.
+
+    Those are the frame positions with a target (f_i predicts f_{i+1}, f_T predicts END); the voice prompt's
+    frames predict nothing and the last ``<begin_audio>`` (which predicts f₁) is no frame, so neither is in.
+    """
+    return batch.is_frame & (batch.target_semantic != IGNORE)
 
 
 @dataclass
 class TTSLoss:
-    total: torch.Tensor  # scalar: semantic + flow_weight · flow
+    total: torch.Tensor  # scalar: semantic + flow_weight · flow (+ ctc_weight · text_ctc when on)
     semantic: torch.Tensor  # cross-entropy of the next semantic id (incl. END)
     flow: torch.Tensor  # flow-matching MSE of the next acoustic latent
     semantic_accuracy: torch.Tensor  # top-1 accuracy of the next id (no grad)
     end_accuracy: torch.Tensor  # accuracy at the positions whose target is END (no grad)
+    text_ctc: torch.Tensor  # text-CTC loss of the frames' states (0 when off: ctc_weight 0)
 
 
 class TTSModel(nn.Module):
@@ -61,6 +85,13 @@ class TTSModel(nn.Module):
         self.velocity_net = VelocityNet(config, self.semantic_embedding)
         self.flow = FlowMatching(self.velocity_net, config.flow.cond_dropout, config.fsq_levels)
         self.apply(self._init)
+        # Made after the others are initialised, so that with the head every other weight is the same as
+        # without it (same seed), and registered last, so that the other parameters keep their order.
+        # Outputs: text ids 0 … V-1, and the CTC blank at index V (the last, never a text id).
+        self.text_ctc_head: nn.Linear | None = None
+        if config.text_ctc:
+            self.text_ctc_head = nn.Linear(config.backbone.dim, config.text_vocab_size + 1)
+            self._init(self.text_ctc_head)
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -86,7 +117,45 @@ class TTSModel(nn.Module):
     def hidden(self, batch: TTSBatch, cache: KVCache | None = None) -> torch.Tensor:
         return self.backbone(self.embed(batch.tokens, batch.is_frame, batch.semantic, batch.acoustic), cache)
 
-    def forward(self, batch: TTSBatch, flow_weight: float = 1.0) -> TTSLoss:
+    @property
+    def text_ctc_blank(self) -> int:
+        """The CTC blank's index in the text-CTC head's outputs: the last one, V."""
+        return self.config.text_vocab_size
+
+    def text_ctc_loss(self, hidden: torch.Tensor, batch: TTSBatch) -> torch.Tensor:
+        """CTC of the text pieces from the head's outputs at the target frames (``text_ctc_positions``).
+
+        ``hidden`` ``[B, L, dim]``. Float32 log-probabilities; ``reduction="mean"``: each example's loss is
+        divided by its number of text pieces, then averaged over the batch (a per-piece loss, comparable
+        across batches and sentence lengths); ``zero_infinity``: an example with fewer frames than its
+        text needs contributes 0 instead of inf.
+        """
+        if self.text_ctc_head is None:
+            raise FlowTTSError("text-CTC loss: the model has no text-CTC head (model config text_ctc is off)")
+        if batch.text is None or batch.text_lengths is None:
+            raise FlowTTSError("text-CTC loss: the batch has no text targets (text, text_lengths)")
+        mask = text_ctc_positions(batch)  # [B, L]
+        lengths = mask.sum(1)  # [B] frames per example
+        b, t = mask.shape[0], int(lengths.max())
+        if t == 0:  # no frames at all: a zero loss that still reaches the head (DDP expects its grads)
+            return self.text_ctc_head(hidden[:, :1]).sum() * 0.0
+        # the head over the N frame positions only, then laid out time-first as F.ctc_loss wants
+        log_probs = self.text_ctc_head(hidden[mask]).float().log_softmax(-1)  # [N, V+1]
+        rows = torch.arange(b, device=mask.device)[:, None].expand_as(mask)[mask]  # [N] example of each
+        cols = (mask.cumsum(1) - 1)[mask]  # [N] frame index within its example
+        padded = log_probs.new_zeros(b, t, log_probs.shape[-1])  # [B, T, V+1]; padding is never read
+        padded = padded.index_put((rows, cols), log_probs)
+        return F.ctc_loss(
+            padded.transpose(0, 1),  # [T, B, V+1]
+            batch.text,  # [B, S]
+            lengths,
+            batch.text_lengths,
+            blank=self.text_ctc_blank,
+            reduction="mean",
+            zero_infinity=True,
+        )
+
+    def forward(self, batch: TTSBatch, flow_weight: float = 1.0, ctc_weight: float = 0.0) -> TTSLoss:
         h = self.hidden(batch)  # [B, L, dim]
         logits = self.semantic_logits(h)  # [B, L, K+1]
         target = batch.target_semantic
@@ -94,15 +163,22 @@ class TTSModel(nn.Module):
         predicting = target != IGNORE
         real = predicting & (target != self.config.end_id)  # [B, L]: positions whose next is a frame
         flow_loss = self.flow.loss(batch.target_acoustic[real], h[real], target[real])
+        total = semantic_loss + flow_weight * flow_loss
+        if ctc_weight > 0:
+            text_ctc = self.text_ctc_loss(h, batch)
+            total = total + ctc_weight * text_ctc
+        else:
+            text_ctc = torch.zeros((), device=h.device)
         with torch.no_grad():
             correct = (logits.argmax(-1) == target) & predicting
             accuracy = correct.sum() / predicting.sum().clamp_min(1)
             ends = target == self.config.end_id
             end_accuracy = (correct & ends).sum() / ends.sum().clamp_min(1)
         return TTSLoss(
-            total=semantic_loss + flow_weight * flow_loss,
+            total=total,
             semantic=semantic_loss,
             flow=flow_loss,
             semantic_accuracy=accuracy,
             end_accuracy=end_accuracy,
+            text_ctc=text_ctc,
         )

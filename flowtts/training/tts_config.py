@@ -33,6 +33,9 @@ class TTSTrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0
     flow_weight: float = 1.0
+    # > 0: the text-CTC loss of the frames' backbone states (flowtts.model.tts), weighted into the total;
+    # turns on the model's text-CTC head (model text_ctc), also when resuming a run trained without it
+    ctc_weight: float = 0.0
     log_every: int = 25
     val_every: int = 1000
     val_samples: int = 4  # utterances synthesised to disk at each validation

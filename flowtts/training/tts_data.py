@@ -7,7 +7,9 @@ Each example is the sequence of ``flowtts.model.sequence`` with teacher-forcing 
 
 Prompts come from a different utterance than the target (zero-shot cloning is trained as it is used:
 the voice is known only from a separate clip); ``no_prompt`` of the examples have an empty prompt.
-Batches are length-bucketed to at most ``batch_positions`` padded positions.
+Batches are length-bucketed to at most ``batch_positions`` padded positions. Each batch also holds the
+text pieces of every example (``TTSBatch.text``: the ids after the language tag), the targets of the
+optional text-CTC loss.
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ class TTSDataset:
         seqs = [self.sequence(i, rng) for i in indices]
         length = max(s.length for s, _ in seqs)
         b, d = len(seqs), seqs[0][0].acoustic.shape[1]
+        texts = [self.examples[i].text_ids[1:] for i in indices]  # the pieces, without the language tag
+        text = torch.zeros(b, max(1, *map(len, texts)), dtype=torch.long)  # [B, S], 0-padded
+        for k, ids in enumerate(texts):
+            text[k, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         batch = TTSBatch(
             tokens=torch.zeros(b, length, dtype=torch.long),
             is_frame=torch.zeros(b, length, dtype=torch.bool),
@@ -105,6 +111,8 @@ class TTSDataset:
             acoustic=torch.zeros(b, length, d),
             target_semantic=torch.full((b, length), IGNORE, dtype=torch.long),
             target_acoustic=torch.zeros(b, length, d),
+            text=text,
+            text_lengths=torch.tensor([len(ids) for ids in texts], dtype=torch.long),  # [B]
         )
         for k, (s, first) in enumerate(seqs):
             n = s.length

@@ -5,12 +5,20 @@ Inputs: a corpus, a trained codec and a tokenizer. The corpus's codec frames are
 layout as the codec's (config.json, log.jsonl, checkpoints/, samples/) plus ``model/``: a complete model
 folder (config.json, model.safetensors, codec.safetensors, tokenizer.model, voices/) refreshed at each
 validation, which ``flowtts.load`` and ``flowtts say --model`` read directly.
+
+Text CTC (``ctc_weight`` > 0) turns on the model's training-only text-CTC head (``TTSConfig.text_ctc``).
+A run trained without it can be resumed with it: the head starts fresh, every other weight and the optimizer
+state of every other parameter come from the checkpoint (``_load_checkpoint_adding_text_ctc_head``), the head
+gets new optimizer groups with a fresh state. The other way round the head stays (the architecture of a run
+does not change back), untrained, and the trainer says so.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,7 +29,7 @@ import torch
 from flowtts.data.frames_store import codec_id, encode_corpus, load_frames
 from flowtts.data.manifest import iter_corpus
 from flowtts.errors import FlowTTSError
-from flowtts.model.tts import TTSModel
+from flowtts.model.tts import TEXT_CTC_HEAD, TTSModel
 from flowtts.text.tokenizer import Tokenizer
 from flowtts.training.loop import (
     StopFlag,
@@ -53,11 +61,63 @@ def lr_at(config: TTSTrainConfig, step: int) -> float:
     return cosine_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps)
 
 
-def _optimizer(model: TTSModel, config: TTSTrainConfig) -> torch.optim.Optimizer:
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+def _param_groups(named: list[tuple[str, torch.nn.Parameter]], config: TTSTrainConfig) -> list[dict]:
+    """Weight decay on the matrices except the embedding tables; none on the rest."""
+    decay = [p for n, p in named if p.dim() >= 2 and "embedding" not in n]
+    rest = [p for n, p in named if not (p.dim() >= 2 and "embedding" not in n)]
+    return [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+def _optimizer(model: TTSModel, config: TTSTrainConfig, text_ctc_head: bool = True) -> torch.optim.Optimizer:
+    """AdamW with the groups [decay, rest] of every parameter but the text-CTC head's, then, when the model
+    has that head (and ``text_ctc_head``), its own [decay, rest]: the first two groups are the same with or
+    without the head, so an optimizer state saved before the head existed loads into them."""
+    named = [(n, p) for n, p in model.named_parameters() if not n.startswith(TEXT_CTC_HEAD)]
+    optim = torch.optim.AdamW(_param_groups(named, config), lr=config.lr, betas=config.betas)
+    if text_ctc_head:
+        _add_text_ctc_head_groups(optim, model, config)
+    return optim
+
+
+def _add_text_ctc_head_groups(optim: torch.optim.Optimizer, model: TTSModel, config: TTSTrainConfig) -> None:
+    if model.text_ctc_head is not None:
+        for group in _param_groups(list(model.text_ctc_head.named_parameters()), config):
+            optim.add_param_group(group)
+
+
+def _load_checkpoint_adding_text_ctc_head(
+    ckpt: Path, model: TTSModel, config: TTSTrainConfig, device: torch.device
+) -> tuple[torch.optim.Optimizer, dict]:
+    """Resumes a checkpoint saved without the text-CTC head into ``model``, which has one (fresh).
+
+    The checkpoint's weights load into every other parameter (nothing else may be missing or extra); its
+    optimizer state loads into an optimizer over those same parameters (the groups of ``_optimizer``
+    without the head), then the head's groups are added with no state yet (AdamW starts them at step 0).
+    Returns that optimizer and ``state.json``.
+    """
+    from safetensors.torch import load_file
+
+    assert model.text_ctc_head is not None
+    head = {TEXT_CTC_HEAD + n for n, _ in model.text_ctc_head.named_parameters()}
+    path = ckpt / "model.safetensors"
+    try:
+        missing, unexpected = model.load_state_dict(load_file(path, device=str(device)), strict=False)
+    except (OSError, RuntimeError) as e:
+        raise FlowTTSError(f"{path}: cannot load the checkpoint's weights ({e})") from e
+    if unexpected or set(missing) != head:
+        raise FlowTTSError(
+            f"{path}: the checkpoint's weights do not match the model "
+            f"(missing {sorted(set(missing) - head)}, unexpected {sorted(unexpected)})"
+        )
+    optim = _optimizer(model, config, text_ctc_head=False)
+    path = ckpt / "optimizer.pt"
+    if path.exists():
+        try:
+            optim.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+        except ValueError as e:
+            raise FlowTTSError(f"{path}: the optimizer state does not match the model ({e})") from e
+    _add_text_ctc_head_groups(optim, model, config)
+    return optim, json.loads((ckpt / "state.json").read_text())
 
 
 def train_tts(
@@ -74,6 +134,8 @@ def train_tts(
     from flowtts.release import write_model_dir
 
     out = Path(out)
+    if not config.ctc_weight >= 0:
+        raise FlowTTSError(f"ctc_weight {config.ctc_weight}: must be 0 (off) or more")
     dev = pick_device(device)
     d = init_distributed(dev)
     if dev.type == "cuda":
@@ -94,18 +156,22 @@ def train_tts(
         fsq_levels=codec.config.fsq.levels,
         # inference cuts voice clips to the longest prompt seen in training
         sampling=replace(config.model.sampling, max_prompt_frames=config.data.prompt_frames[1]),
+        text_ctc=config.model.text_ctc or config.ctc_weight > 0,
     )
     config = replace(config, model=model_config)
     frames_id = codec_id(codec_path)
     ckpt = latest_checkpoint(out)
     state: dict = {"step": 0, "epoch": 0, "position": 0}
+    adding_text_ctc_head = False
     if ckpt is not None:
-        import json
-
         saved_state = json.loads((ckpt / "state.json").read_text())
         saved = TTSTrainConfig.from_dict(saved_state["config"])
-        # everything but sampling: backbone, flow head, and the sizes that come from the codec and tokenizer
-        if replace(saved.model, sampling=config.model.sampling) != config.model:
+        # everything but sampling and text_ctc: backbone, flow head, and the sizes that come from the codec
+        # and tokenizer. text_ctc may go from off to on (the head is added); never back: the head stays.
+        if (
+            replace(saved.model, sampling=config.model.sampling, text_ctc=config.model.text_ctc)
+            != config.model
+        ):
             raise FlowTTSError(
                 f"{out}: the checkpoint's architecture differs from the config (or from the codec's or "
                 "tokenizer's sizes); use a new --out"
@@ -115,7 +181,10 @@ def train_tts(
                 f"{out}: the checkpoint was trained on the frames of another codec "
                 f"({saved_state['codec_id']}, this one makes {frames_id}); use a new --out"
             )
-        config = replace(config, model=saved.model)
+        adding_text_ctc_head = config.model.text_ctc and not saved.model.text_ctc
+        config = replace(
+            config, model=replace(saved.model, text_ctc=saved.model.text_ctc or config.model.text_ctc)
+        )
 
     frames_dir = Path(corpus) / "frames" / frames_id
     if d.main:
@@ -136,10 +205,26 @@ def train_tts(
         write_text_atomic(out / "config.json", config.dumps() + "\n")
 
     model = TTSModel(config.model).to(dev)
-    optim = _optimizer(model, config)
+    if ckpt is not None and adding_text_ctc_head:
+        optim, state = _load_checkpoint_adding_text_ctc_head(ckpt, model, config, dev)
+        if d.main:
+            print(
+                f"{out}: ctc_weight {config.ctc_weight}: the checkpoint has no text-CTC head; a new one is "
+                "added (fresh weights and optimizer state; every other weight and state is resumed)",
+                file=sys.stderr,
+            )
+    else:
+        optim = _optimizer(model, config)
+        if ckpt is not None:
+            state = load_checkpoint(ckpt, {"model": model}, {"optimizer": optim}, dev)
+    if model.text_ctc_head is not None and config.ctc_weight == 0:
+        model.text_ctc_head.requires_grad_(False)  # frozen: and DDP waits for no gradient of it
+        if d.main:
+            print(
+                f"{out}: the model has a text-CTC head but ctc_weight is 0: the head is kept, not trained",
+                file=sys.stderr,
+            )
     modules, optimizers = {"model": model}, {"optimizer": optim}
-    if ckpt is not None:
-        state = load_checkpoint(ckpt, modules, optimizers, dev)
     ddp_model = model
     if d.world > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
@@ -198,7 +283,7 @@ def train_tts(
                         group["lr"] = lr
                     model.train()
                     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
-                        loss = ddp_model(batch.to(dev), config.flow_weight)
+                        loss = ddp_model(batch.to(dev), config.flow_weight, config.ctc_weight)
                     optim.zero_grad(set_to_none=True)
                     loss.total.backward()
                     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
@@ -210,6 +295,7 @@ def train_tts(
                         "flow": loss.flow.item(),
                         "accuracy": loss.semantic_accuracy.item(),
                         "end_accuracy": loss.end_accuracy.item(),
+                        "text_ctc": loss.text_ctc.item(),
                         "grad_norm": grad_norm,
                         "lr": lr,
                     }
@@ -218,8 +304,9 @@ def train_tts(
                     meter["n"] = meter.get("n", 0) + 1
                     if bar is not None:
                         bar.update(1)
+                        ctc = {"ctc": f"{logs['text_ctc']:.3f}"} if config.ctc_weight > 0 else {}
                         bar.set_postfix(
-                            sem=f"{logs['semantic']:.3f}", flow=f"{logs['flow']:.3f}", refresh=False
+                            sem=f"{logs['semantic']:.3f}", flow=f"{logs['flow']:.3f}", **ctc, refresh=False
                         )
                     if d.main and step % config.log_every == 0:
                         n = meter.pop("n")
@@ -262,8 +349,8 @@ def _validation_loss(model: TTSModel, data: TTSDataset, config: TTSTrainConfig, 
             if k >= 8:
                 break
             torch.manual_seed(k)  # the same flow noise and times at every validation
-            loss = model(batch.to(dev), config.flow_weight)
-            for name in ("semantic", "flow", "semantic_accuracy", "end_accuracy"):
+            loss = model(batch.to(dev), config.flow_weight, config.ctc_weight)
+            for name in ("semantic", "flow", "semantic_accuracy", "end_accuracy", "text_ctc"):
                 sums[name] = sums.get(name, 0.0) + getattr(loss, name).item()
             n += 1
     return {f"valid_{k}": v / max(1, n) for k, v in sums.items()}

@@ -91,3 +91,44 @@ def test_a_model_folder_holds_no_pickle_and_loads_without_it(
     tts = flowtts.load(model_dir, voices_dir=str(tmp_path / "voices"))
     audio = tts.synthesize("Hello there.", seed=0, steps=2)
     assert audio.duration > 0 and np.isfinite(audio.samples).all()
+
+
+def test_the_training_only_text_ctc_head_is_never_released(
+    model_dir: Path, tmp_path: Path, no_pickle
+) -> None:
+    import json
+    from dataclasses import replace
+
+    from safetensors.torch import save_file
+
+    torch.manual_seed(3)
+    config = tiny_tts_config(text_vocab_size=400, codebook_size=64, acoustic_dim=4, text_ctc=True)
+    model = TTSModel(config).eval()
+    assert model.text_ctc_head is not None
+    root = write_model_dir(
+        tmp_path / "m",
+        model,
+        model_dir / "codec.safetensors",
+        model_dir / "tokenizer.model",
+        dtype=torch.float32,
+    )
+    with safe_open(str(root / "model.safetensors"), framework="pt") as f:
+        keys = set(f.keys())
+    assert keys == {k for k in model.state_dict() if not k.startswith("text_ctc_head.")}
+    on_disk = json.loads((root / "config.json").read_text())["model"]
+    assert "text_ctc" not in on_disk  # the config of the inference model, as flowtts wrote it before
+    loaded = load_tts_model(root)
+    assert loaded.config == replace(config, text_ctc=False) and loaded.text_ctc_head is None
+    state = loaded.state_dict()
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    tts = flowtts.load(root, voices_dir=str(tmp_path / "voices"))
+    audio = tts.synthesize("Hello there.", seed=0, steps=2)
+    assert audio.duration > 0 and np.isfinite(audio.samples).all()
+
+    # a folder that names the head anyway (config and weights) loads as the inference model
+    (root / "config.json").write_text(
+        json.dumps({**json.loads((root / "config.json").read_text()), "model": config.to_dict()})
+    )
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(root / "model.safetensors"))
+    loaded = load_tts_model(root)
+    assert loaded.text_ctc_head is None and loaded.state_dict().keys() == state.keys()

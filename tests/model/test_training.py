@@ -1,17 +1,21 @@
-"""One optimiser step of the TTS training loss on a real collated batch lowers that loss."""
+"""One optimiser step of the TTS training loss on a real collated batch lowers that loss; the optional
+text-CTC loss (targets, positions it reads, training, off = unchanged)."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from flowtts.data.frames_store import UtteranceFrames
 from flowtts.data.manifest import Utterance
-from flowtts.model.tts import IGNORE, TTSModel
+from flowtts.errors import FlowTTSError
+from flowtts.model.tts import IGNORE, TTSBatch, TTSModel, text_ctc_positions
 from flowtts.text.tokenizer import SpecialIds
 from flowtts.training.tts_config import TTSTrainConfig
 from flowtts.training.tts_data import DataConfig, TTSBatchSampler, TTSDataset
@@ -40,12 +44,12 @@ class StubTokenizer:
         return [SPECIALS.langs[lang]] + [20 + ord(c) % 40 for c in text]
 
 
-def dataset(config, n: int = 6) -> TTSDataset:
+def dataset(config, n: int = 6, min_frames: int = 6) -> TTSDataset:
     rng = np.random.default_rng(0)
     rows, frames = [], {}
     for k in range(n):
         uid = f"u{k}"
-        t = 6 + 2 * k
+        t = min_frames + 2 * k
         rows.append(
             Utterance(uid, f"{uid}.flac", "hi there", "hi there", "en", "v", "v", "train", True, 1.0, 24000)
         )
@@ -99,3 +103,108 @@ def test_batches_and_targets_follow_the_sequence_layout() -> None:
         assert torch.equal(batch.target_semantic[k, first:last], batch.semantic[k, first + 1 : last + 1])
         assert torch.equal(batch.target_acoustic[k, first:last], batch.acoustic[k, first + 1 : last + 1])
         assert batch.is_frame[k, first + 1 : last + 1].all()
+
+
+# --- text CTC ------------------------------------------------------------------------------------------
+
+
+def test_batches_hold_the_text_pieces_and_the_ctc_reads_exactly_the_target_frames() -> None:
+    config = tiny_tts_config()
+    data = dataset(config)  # every example has a voice prompt (no_prompt 0)
+    batch = data.collate(list(range(len(data))), random.Random(0), config.end_id)
+    pieces = StubTokenizer().encode("hi there", "en")[1:]  # without the language tag
+    assert batch.text is not None and batch.text_lengths is not None
+    assert batch.text_lengths.tolist() == [len(pieces)] * len(data)
+    assert batch.text[:, : len(pieces)].tolist() == [pieces] * len(data)
+    mask = text_ctc_positions(batch)
+    for k in range(len(data)):
+        frames = batch.is_frame[k].nonzero().flatten().tolist()
+        t = len(data.examples[k].frames.semantic)
+        target = frames[-t:]  # the utterance's frames come last; before them the prompt's
+        assert len(frames) > t  # there is a prompt, and its frames are not read
+        assert mask[k].nonzero().flatten().tolist() == target
+        assert torch.equal(batch.semantic[k, target], torch.from_numpy(data.examples[k].frames.semantic))
+
+
+def batch_rows(batch: TTSBatch, rows: list[int]) -> TTSBatch:
+    return TTSBatch(**{name: v[rows] for name, v in vars(batch).items()})
+
+
+def test_the_text_ctc_gradient_reaches_only_the_target_frames() -> None:
+    config = tiny_tts_config(text_ctc=True)
+    data = dataset(config, min_frames=20)
+    batch = data.collate(list(range(len(data))), random.Random(0), config.end_id)
+    torch.manual_seed(0)
+    model = TTSModel(config)
+    h = torch.randn(*batch.tokens.shape, config.backbone.dim, requires_grad=True)  # [B, L, dim]
+    loss = model.text_ctc_loss(h, batch)
+    loss.backward()
+    assert h.grad is not None
+    touched = h.grad.abs().sum(-1) > 0  # [B, L]
+    assert torch.equal(touched, text_ctc_positions(batch))
+    # the definition: F.ctc_loss of the head's float32 log-probabilities, blank last, mean per text piece
+    k = 1
+    frames = text_ctc_positions(batch)[k]
+    lp = model.text_ctc_head(h[k, frames]).float().log_softmax(-1)[:, None]  # [T, 1, V+1]
+    n = int(batch.text_lengths[k])
+    one = F.ctc_loss(lp, batch.text[k : k + 1, :n], [lp.shape[0]], [n], blank=config.text_vocab_size)
+    single = batch_rows(batch, [k])
+    assert torch.allclose(model.text_ctc_loss(h[k : k + 1], single), one, atol=1e-6)
+
+
+def test_the_text_ctc_loss_is_finite_and_falls_over_a_few_steps() -> None:
+    config = tiny_tts_config(text_ctc=True)
+    data = dataset(config, min_frames=20)
+    batch = data.collate(list(range(len(data))), random.Random(0), config.end_id)
+    torch.manual_seed(0)
+    model = TTSModel(config).train()
+    train = TTSTrainConfig(model=config, lr=3e-3, ctc_weight=0.5)
+    optim = _optimizer(model, train)
+    losses = []
+    for step in range(6):
+        torch.manual_seed(step)
+        loss = model(batch, train.flow_weight, train.ctc_weight)
+        assert torch.isfinite(loss.text_ctc) and loss.text_ctc > 0
+        # the total has the weighted CTC term
+        assert torch.allclose(loss.total, loss.semantic + loss.flow + 0.5 * loss.text_ctc)
+        optim.zero_grad()
+        loss.total.backward()
+        assert all(p.grad is not None for p in model.parameters())  # the head is trained too
+        optim.step()
+        losses.append(loss.text_ctc.item())
+    assert losses[-1] < losses[0] and all(math.isfinite(x) for x in losses)
+
+
+def test_an_utterance_too_short_for_its_text_gives_a_finite_ctc_loss() -> None:
+    config = tiny_tts_config(text_ctc=True)
+    data = dataset(config, n=2, min_frames=3)  # 3 and 5 frames for 8 text pieces: no CTC path
+    batch = data.collate([0, 1], random.Random(0), config.end_id)
+    torch.manual_seed(0)
+    loss = TTSModel(config)(batch, 1.0, 0.5)
+    assert loss.text_ctc == 0 and torch.isfinite(loss.total)  # zero_infinity
+
+
+def test_with_ctc_weight_0_the_loss_is_the_one_without_the_head() -> None:
+    data = dataset(tiny_tts_config())
+    batch = data.collate(list(range(len(data))), random.Random(0), tiny_tts_config().end_id)
+    results = []
+    for text_ctc in (False, True):
+        config = tiny_tts_config(text_ctc=text_ctc)
+        torch.manual_seed(0)
+        model = TTSModel(config).train()
+        torch.manual_seed(1)
+        loss = model(batch, 1.0)  # ctc_weight 0 (the default)
+        assert loss.text_ctc == 0
+        results.append((loss.total.item(), loss.semantic.item(), loss.flow.item()))
+    assert results[0] == results[1]  # bit for bit
+
+
+def test_the_ctc_loss_without_a_head_is_an_error() -> None:
+    config = tiny_tts_config()
+    data = dataset(config)
+    batch = data.collate([0, 1], random.Random(0), config.end_id)
+    with pytest.raises(FlowTTSError, match="no text-CTC head"):
+        TTSModel(config)(batch, 1.0, 0.5)
+    batch.text = None
+    with pytest.raises(FlowTTSError, match="no text targets"):
+        TTSModel(tiny_tts_config(text_ctc=True))(batch, 1.0, 0.5)

@@ -69,10 +69,11 @@ def test_shapes(model: TTSModel) -> None:
     sample = model.flow.sample(torch.randn(n, cfg.backbone.dim), torch.arange(n), steps=2, cfg=1.5)
     assert sample.shape == (n, cfg.acoustic_dim) and sample.abs().max() <= 1
     loss = model(batch)
-    for name in ("total", "semantic", "flow", "semantic_accuracy", "end_accuracy"):
+    for name in ("total", "semantic", "flow", "semantic_accuracy", "end_accuracy", "text_ctc"):
         value = getattr(loss, name)
         assert value.shape == () and torch.isfinite(value), name
     assert 0 <= loss.semantic_accuracy <= 1 and 0 <= loss.end_accuracy <= 1
+    assert loss.text_ctc == 0  # off by default
     # a cache holds keys and values for every layer
     cache = KVCache.empty(cfg.backbone, B, 4, batch.tokens.device, torch.float32)
     assert model.hidden(batch, cache).shape == (B, L, cfg.backbone.dim)
@@ -100,3 +101,19 @@ def test_cached_decode_of_the_whole_model_equals_its_full_forward(model: TTSMode
     x = model.embed(batch.tokens, batch.is_frame, batch.semantic, batch.acoustic)
     parts = [model.backbone(x[:, :5], cache)] + [model.backbone(x[:, i : i + 1], cache) for i in range(5, L)]
     assert torch.allclose(model.semantic_logits(torch.cat(parts, 1)), full, atol=1e-5)
+
+
+def test_the_text_ctc_head_exists_only_when_on_and_changes_nothing_else() -> None:
+    torch.manual_seed(0)
+    plain = TTSModel(tiny_tts_config())
+    torch.manual_seed(0)
+    with_head = TTSModel(tiny_tts_config(text_ctc=True))
+    assert plain.text_ctc_head is None and not any("ctc" in k for k in plain.state_dict())
+    a, b = plain.state_dict(), with_head.state_dict()
+    assert set(b) - set(a) == {"text_ctc_head.weight", "text_ctc_head.bias"}
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the same seed: every other weight is the same
+    # the other parameters keep their order (an optimizer state saved without the head still fits)
+    assert [n for n, _ in with_head.named_parameters()][: len(a)] == [n for n, _ in plain.named_parameters()]
+    head = with_head.text_ctc_head
+    assert head is not None and head.weight.shape == (64 + 1, 32)  # text vocabulary + blank (index 64)
+    assert with_head.text_ctc_blank == 64

@@ -214,6 +214,82 @@ def test_resume_continues_from_the_saved_step(inputs, first_run: Path, tmp_path:
     assert [r["step"] for r in log_rows(out) if r["kind"] == "train"] == steps
 
 
+def test_a_run_without_text_ctc_resumes_with_it_and_keeps_its_optimizer_state(
+    inputs, first_run: Path, tmp_path: Path, capsys
+) -> None:
+    from safetensors import safe_open
+
+    import flowtts
+
+    out = tmp_path / "run"
+    shutil.copytree(first_run, out)
+    ckpt = out / "checkpoints" / f"step-{STEPS:08d}"
+    # a checkpoint from before text CTC: no ctc_weight or text_ctc in its config, no head in its weights
+    state = json.loads((ckpt / "state.json").read_text())
+    assert "text_ctc" not in state["config"]["model"]
+    del state["config"]["ctc_weight"]
+    (ckpt / "state.json").write_text(json.dumps(state))
+    with safe_open(str(ckpt / "model.safetensors"), framework="pt") as f:
+        old_keys = set(f.keys())
+    assert not any("ctc" in k for k in old_keys)
+    assert all(r["text_ctc"] == 0 for r in log_rows(out) if r["kind"] == "train")
+
+    config = write_config(tmp_path / "tts.toml", extra_train="ctc_weight = 0.5\n")
+    capsys.readouterr()
+    assert train(inputs, config, out, "--steps", str(STEPS + 3)) == 0
+    err = capsys.readouterr().err
+    assert "no text-CTC head; a new one is added" in err and f"finished at step {STEPS + 3}" in err
+
+    rows = log_rows(out)
+    resumed = [r for r in rows if r["kind"] == "train" and r["step"] > STEPS]
+    assert [r["step"] for r in resumed] == [STEPS + 1, STEPS + 2, STEPS + 3]
+    assert all(math.isfinite(r["text_ctc"]) and r["text_ctc"] > 0 for r in resumed)
+    valid = [r for r in rows if r["kind"] == "valid"]
+    assert [r["step"] for r in valid] == [VAL_EVERY, STEPS, 2 * VAL_EVERY, STEPS + 3]
+    assert [r["valid_text_ctc"] > 0 for r in valid] == [False, False, True, True]
+
+    new = out / "checkpoints" / f"step-{STEPS + 3:08d}"
+    with safe_open(str(new / "model.safetensors"), framework="pt") as f:
+        assert set(f.keys()) == old_keys | {"text_ctc_head.weight", "text_ctc_head.bias"}
+    saved = json.loads((new / "state.json").read_text())["config"]
+    assert saved["ctc_weight"] == 0.5 and saved["model"]["text_ctc"] is True
+
+    def optimizer_steps(ckpt: Path) -> tuple[set[int], set[int]]:
+        """AdamW's step counts of the parameters of the first two groups and of the head's groups."""
+        o = torch.load(ckpt / "optimizer.pt", weights_only=True)
+        assert len(o["param_groups"]) == 4  # [decay, rest] of the model, then [decay, rest] of the head
+        ids = [g["params"] for g in o["param_groups"]]
+        return (
+            {int(o["state"][i]["step"]) for i in ids[0] + ids[1]},
+            {int(o["state"][i]["step"]) for i in ids[2] + ids[3]},
+        )
+
+    # the model's optimizer state went on from the checkpoint's; the head's started at the resume
+    assert optimizer_steps(new) == ({STEPS + 3}, {3})
+
+    # the release leaves the head out and loads
+    with safe_open(str(out / "model" / "model.safetensors"), framework="pt") as f:
+        assert set(f.keys()) == old_keys
+    assert "text_ctc" not in json.loads((out / "model" / "config.json").read_text())["model"]
+    tts = flowtts.load(out / "model", voices_dir=str(inputs["root"] / "no-voices"))
+    assert tts.synthesize("Hello there.", seed=0).duration > 0
+
+    # the run now resumes as it is: head and optimizer state from its checkpoint
+    assert train(inputs, config, out, "--steps", str(STEPS + 4)) == 0
+    assert "a new one is added" not in capsys.readouterr().err
+    assert optimizer_steps(out / "checkpoints" / f"step-{STEPS + 4:08d}") == ({STEPS + 4}, {4})
+
+    # ctc_weight back to 0: the architecture stays (the head is kept, frozen), and the trainer says so
+    assert train(inputs, write_config(tmp_path / "off.toml"), out, "--steps", str(STEPS + 5)) == 0
+    assert "the head is kept, not trained" in capsys.readouterr().err
+    last = log_rows(out)[-2]
+    assert last["kind"] == "train" and last["step"] == STEPS + 5 and last["text_ctc"] == 0
+    a, b = (out / "checkpoints" / f"step-{s:08d}" / "model.safetensors" for s in (STEPS + 4, STEPS + 5))
+    with safe_open(str(a), framework="pt") as fa, safe_open(str(b), framework="pt") as fb:
+        assert torch.equal(fa.get_tensor("text_ctc_head.weight"), fb.get_tensor("text_ctc_head.weight"))
+        assert not torch.equal(fa.get_tensor("backbone.norm.weight"), fb.get_tensor("backbone.norm.weight"))
+
+
 def test_an_architecture_change_on_resume_is_one_error_line(
     inputs, first_run: Path, tmp_path: Path, capsys
 ) -> None:
@@ -271,7 +347,14 @@ def test_validation_leaves_the_global_rng_alone(inputs) -> None:
     first = _validation_loss(model, data, config, torch.device("cpu"))
     assert torch.equal(torch.rand(4), expected)  # training's RNG goes on as if nothing had happened
     assert _validation_loss(model, data, config, torch.device("cpu")) == first  # fixed noise: repeatable
-    assert set(first) == {"valid_semantic", "valid_flow", "valid_semantic_accuracy", "valid_end_accuracy"}
+    assert set(first) == {
+        "valid_semantic",
+        "valid_flow",
+        "valid_semantic_accuracy",
+        "valid_end_accuracy",
+        "valid_text_ctc",
+    }
+    assert first["valid_text_ctc"] == 0  # ctc_weight 0: off
 
 
 @pytest.mark.parametrize(
@@ -343,3 +426,11 @@ def test_decay_steps_is_read_from_the_config_file(tmp_path: Path) -> None:
     config = TTSTrainConfig.load(write_config(tmp_path / "tts.toml", extra_train="decay_steps = 3\n"))
     assert config.decay_steps == 3
     assert TTSTrainConfig.from_dict(json.loads(config.dumps())).decay_steps == 3
+
+
+def test_ctc_weight_is_read_from_the_config_file_and_off_by_default(tmp_path: Path) -> None:
+    assert TTSTrainConfig().ctc_weight == 0 and not TTSTrainConfig().model.text_ctc
+    assert TTSTrainConfig.load(Path(__file__).parents[2] / "configs" / "tts.toml").ctc_weight == 0
+    config = TTSTrainConfig.load(write_config(tmp_path / "tts.toml", extra_train="ctc_weight = 0.5\n"))
+    assert config.ctc_weight == 0.5
+    assert TTSTrainConfig.from_dict(json.loads(config.dumps())).ctc_weight == 0.5
