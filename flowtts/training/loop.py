@@ -111,16 +111,34 @@ def load_checkpoint(
     modules: dict[str, torch.nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
     device: torch.device,
+    new: tuple[str, ...] = (),
 ) -> dict:
-    """Loads what ``save_checkpoint`` wrote into ``modules``/``optimizers``; returns ``state.json``."""
+    """Loads what ``save_checkpoint`` wrote into ``modules``/``optimizers``; returns ``state.json``.
+
+    ``new``: state_dict key prefixes of parameters added since the checkpoint was saved (they keep their
+    fresh values; the optimizers must not hold them yet). Any other missing or extra key is an error.
+    """
     for name, module in modules.items():
         path = ckpt / f"{name}.safetensors"
         if path.exists():
-            module.load_state_dict(load_file(path, device=str(device)))
+            try:
+                weights = load_file(path, device=str(device))
+                missing, unexpected = module.load_state_dict(weights, strict=False)
+            except (OSError, RuntimeError) as e:
+                raise FlowTTSError(f"{path}: cannot load the checkpoint's weights ({e})") from e
+            missing = [k for k in missing if not k.startswith(new)] if new else missing
+            if missing or unexpected:
+                raise FlowTTSError(
+                    f"{path}: the checkpoint's weights do not match the model "
+                    f"(missing {sorted(missing)}, unexpected {sorted(unexpected)})"
+                )
     for name, optim in optimizers.items():
         path = ckpt / f"{name}.pt"
         if path.exists():
-            optim.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+            try:
+                optim.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+            except ValueError as e:
+                raise FlowTTSError(f"{path}: the optimizer state does not match the model ({e})") from e
     return json.loads((ckpt / "state.json").read_text())
 
 
@@ -145,10 +163,7 @@ class StopFlag:
 
 def cosine_lr(step: int, lr: float, lr_min: float, warmup: int, total: int) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine decay from ``lr`` to ``lr_min`` at ``total``."""
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * progress))
+    return wsd_lr(step, lr, lr_min, warmup, total, decay=total)
 
 
 def wsd_lr(step: int, lr: float, lr_min: float, warmup: int, total: int, decay: int) -> float:

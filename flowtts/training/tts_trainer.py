@@ -8,8 +8,8 @@ validation, which ``flowtts.load`` and ``flowtts say --model`` read directly.
 
 Text CTC (``ctc_weight`` > 0) turns on the model's training-only text-CTC head (``TTSConfig.text_ctc``).
 A run trained without it can be resumed with it: the head starts fresh, every other weight and the optimizer
-state of every other parameter come from the checkpoint (``_load_checkpoint_adding_text_ctc_head``), the head
-gets new optimizer groups with a fresh state. The other way round the head stays (the architecture of a run
+state of every other parameter come from the checkpoint (``load_checkpoint(..., new=...)``), the head gets
+new optimizer groups with a fresh state. The other way round the head stays (the architecture of a run
 does not change back), untrained, and the trainer says so.
 """
 
@@ -36,7 +36,6 @@ from flowtts.training.loop import (
     any_rank,
     append_log,
     barrier,
-    cosine_lr,
     init_distributed,
     latest_checkpoint,
     load_checkpoint,
@@ -56,9 +55,8 @@ class TTSTrainResult:
 
 
 def lr_at(config: TTSTrainConfig, step: int) -> float:
-    if config.decay_steps > 0:
-        return wsd_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps, config.decay_steps)
-    return cosine_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps)
+    decay = config.decay_steps or config.steps  # 0: decay over the whole run (cosine_lr)
+    return wsd_lr(step, config.lr, config.lr_min, config.warmup_steps, config.steps, decay)
 
 
 def _param_groups(named: list[tuple[str, torch.nn.Parameter]], config: TTSTrainConfig) -> list[dict]:
@@ -83,41 +81,6 @@ def _add_text_ctc_head_groups(optim: torch.optim.Optimizer, model: TTSModel, con
     if model.text_ctc_head is not None:
         for group in _param_groups(list(model.text_ctc_head.named_parameters()), config):
             optim.add_param_group(group)
-
-
-def _load_checkpoint_adding_text_ctc_head(
-    ckpt: Path, model: TTSModel, config: TTSTrainConfig, device: torch.device
-) -> tuple[torch.optim.Optimizer, dict]:
-    """Resumes a checkpoint saved without the text-CTC head into ``model``, which has one (fresh).
-
-    The checkpoint's weights load into every other parameter (nothing else may be missing or extra); its
-    optimizer state loads into an optimizer over those same parameters (the groups of ``_optimizer``
-    without the head), then the head's groups are added with no state yet (AdamW starts them at step 0).
-    Returns that optimizer and ``state.json``.
-    """
-    from safetensors.torch import load_file
-
-    assert model.text_ctc_head is not None
-    head = {TEXT_CTC_HEAD + n for n, _ in model.text_ctc_head.named_parameters()}
-    path = ckpt / "model.safetensors"
-    try:
-        missing, unexpected = model.load_state_dict(load_file(path, device=str(device)), strict=False)
-    except (OSError, RuntimeError) as e:
-        raise FlowTTSError(f"{path}: cannot load the checkpoint's weights ({e})") from e
-    if unexpected or set(missing) != head:
-        raise FlowTTSError(
-            f"{path}: the checkpoint's weights do not match the model "
-            f"(missing {sorted(set(missing) - head)}, unexpected {sorted(unexpected)})"
-        )
-    optim = _optimizer(model, config, text_ctc_head=False)
-    path = ckpt / "optimizer.pt"
-    if path.exists():
-        try:
-            optim.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-        except ValueError as e:
-            raise FlowTTSError(f"{path}: the optimizer state does not match the model ({e})") from e
-    _add_text_ctc_head_groups(optim, model, config)
-    return optim, json.loads((ckpt / "state.json").read_text())
 
 
 def train_tts(
@@ -205,18 +168,19 @@ def train_tts(
         write_text_atomic(out / "config.json", config.dumps() + "\n")
 
     model = TTSModel(config.model).to(dev)
-    if ckpt is not None and adding_text_ctc_head:
-        optim, state = _load_checkpoint_adding_text_ctc_head(ckpt, model, config, dev)
+    # a head added on resume gets its optimizer groups after the checkpoint's state is loaded
+    optim = _optimizer(model, config, text_ctc_head=not adding_text_ctc_head)
+    if ckpt is not None:
+        new = (TEXT_CTC_HEAD,) if adding_text_ctc_head else ()
+        state = load_checkpoint(ckpt, {"model": model}, {"optimizer": optim}, dev, new=new)
+    if adding_text_ctc_head:
+        _add_text_ctc_head_groups(optim, model, config)
         if d.main:
             print(
                 f"{out}: ctc_weight {config.ctc_weight}: the checkpoint has no text-CTC head; a new one is "
                 "added (fresh weights and optimizer state; every other weight and state is resumed)",
                 file=sys.stderr,
             )
-    else:
-        optim = _optimizer(model, config)
-        if ckpt is not None:
-            state = load_checkpoint(ckpt, {"model": model}, {"optimizer": optim}, dev)
     if model.text_ctc_head is not None and config.ctc_weight == 0:
         model.text_ctc_head.requires_grad_(False)  # frozen: and DDP waits for no gradient of it
         if d.main:
