@@ -29,6 +29,12 @@ FILE_NAME = "codec.safetensors"
 FORMAT = "flowtts.codec"
 
 
+def codec_file(path: str | os.PathLike) -> Path:
+    """The codec file ``path`` names: ``path`` itself, or the ``codec.safetensors`` in it if a folder."""
+    path = Path(path)
+    return path / FILE_NAME if path.is_dir() else path
+
+
 def release_state(
     codec: Codec,
     dtype: torch.dtype = torch.float32,
@@ -73,9 +79,7 @@ def frames_id_of(state: dict[str, torch.Tensor], config: CodecConfig) -> str:
 
 def frames_id(path: str | os.PathLike) -> str:
     """The ``frames_id`` of a codec file: from its header, or computed from its tensors (older files)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / FILE_NAME
+    path = codec_file(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
@@ -101,9 +105,7 @@ def save_codec(
     ``phoneme_head=False``: without the CTC phoneme head; the header's config then lists no phonemes, which
     is what tells ``load_codec`` to build the codec without one. ``exact_frames``: see ``release_state``.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / FILE_NAME
+    path = codec_file(path)
     state = release_state(codec, dtype, phoneme_head=phoneme_head, exact_frames=exact_frames)
     config = codec.config if phoneme_head else replace(codec.config, phonemes=())
     meta = {
@@ -134,9 +136,7 @@ def load_codec(
         from flowtts.model_dir import default_model_dir
 
         path = default_model_dir()
-    path = Path(path)
-    if path.is_dir():
-        path = path / FILE_NAME
+    path = codec_file(path)
     if not path.exists():
         raise FlowTTSError(f"no codec at {path}")
     try:

@@ -101,7 +101,6 @@ class ReleaseResult:
     out: Path
     name: str
     files: tuple[ReleaseFile, ...]
-    total_bytes: int
     voices: tuple[PresetVoice, ...]
     frames_id: str  # the shipped codec's
     trained_frames_id: str  # the TTS model's corpus frames (equal to frames_id with exact_frames)
@@ -113,8 +112,16 @@ class ReleaseResult:
     notes: tuple[str, ...]  # clips or voices that were skipped, files of the old folder not carried over
 
     @property
+    def total_bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    @property
     def total_mb(self) -> float:
         return self.total_bytes / MB
+
+    @property
+    def voice_files(self) -> tuple[ReleaseFile, ...]:
+        return tuple(f for f in self.files if f.path.startswith("voices/"))
 
 
 # --- preset voices ----------------------------------------------------------------------------------------
@@ -233,7 +240,7 @@ def build_presets(
                 picked += 1
                 break
             else:
-                notes.append(f"voice {cand.voice} ({lang}): no usable 5–12 s clip")
+                notes.append(f"voice {cand.voice} ({lang}): no usable {MIN_CLIP_S:g}–{MAX_CLIP_S:g} s clip")
         if picked < per_lang:
             notes.append(f"{lang}: {picked} preset voice(s), fewer than {per_lang}: not enough seen voices")
     return presets, notes
@@ -304,9 +311,10 @@ def card_section(r: ReleaseResult, tts_src: str, codec_src: str) -> str:
         "| file | bytes | MB |",
         "| --- | ---: | ---: |",
     ]
-    voice_bytes = sum(f.bytes for f in r.files if f.path.startswith("voices/"))
+    voice_files = r.voice_files
+    voice_bytes = sum(f.bytes for f in voice_files)
     for f in r.files:
-        if not f.path.startswith("voices/") and f.path != CARD:
+        if f not in voice_files and f.path != CARD:
             lines.append(f"| `{f.path}` | {f.bytes:,} | {f.bytes / MB:.2f} |")
     n = len(r.voices)
     lines.append(f"| `voices/` ({n} files) | {voice_bytes:,} | {voice_bytes / MB:.2f} |")
@@ -354,7 +362,7 @@ class _Checked:
 
 def check_inputs(inputs: ReleaseInputs) -> _Checked:
     """Everything that can be refused before any work, each as one ``FlowTTSError`` line."""
-    from codec.release import FILE_NAME, frames_id
+    from codec.release import codec_file, frames_id
     from flowtts.data.manifest import iter_corpus
     from flowtts.release import ModelFiles, read_config
 
@@ -371,16 +379,16 @@ def check_inputs(inputs: ReleaseInputs) -> _Checked:
         if not path.is_file():
             raise FlowTTSError(f"{inputs.tts}: not a TTS model folder (no {path.name}: {what})")
     config = read_config(inputs.tts)
-    codec_file = inputs.codec / FILE_NAME if inputs.codec.is_dir() else inputs.codec
-    if not codec_file.is_file():
-        raise FlowTTSError(f"no codec at {codec_file}")
+    codec_path = codec_file(inputs.codec)
+    if not codec_path.is_file():
+        raise FlowTTSError(f"no codec at {codec_path}")
     trained = str(config.get("codec_id") or "")
     if not trained:
         raise FlowTTSError(f"{tts.config}: no codec_id (cannot check the codec against the TTS model)")
-    got = frames_id(codec_file)
+    got = frames_id(codec_path)
     if got != trained:
         raise FlowTTSError(
-            f"{codec_file}: frames_id {got} is not the frames_id {trained} the TTS model "
+            f"{codec_path}: frames_id {got} is not the frames_id {trained} the TTS model "
             f"{inputs.tts} was trained on"
         )
     if not (inputs.corpus / "manifests").is_dir():
@@ -389,17 +397,17 @@ def check_inputs(inputs: ReleaseInputs) -> _Checked:
     if not rows:
         raise FlowTTSError(f"{inputs.corpus}: no utterances in manifests/*.jsonl")
     out = inputs.out.resolve()
-    for src in (inputs.tts.resolve(), codec_file.resolve(), inputs.corpus.resolve()):
+    for src in (inputs.tts.resolve(), codec_path.resolve(), inputs.corpus.resolve()):
         if out == src or out in src.parents:
             raise FlowTTSError(f"--out {inputs.out} holds an input ({src}); write the release elsewhere")
     if inputs.out.exists() and not inputs.out.is_dir():
         raise FlowTTSError(f"--out {inputs.out} is a file, not a folder")
-    return _Checked(config, codec_file, trained, rows)
+    return _Checked(config, codec_path, trained, rows)
 
 
 def _params(model, source_codec, codec) -> ParamCounts:
-    def count(params) -> int:
-        return sum(p.numel() for p in {id(p): p for p in params}.values())
+    def count(params) -> int:  # Module.parameters() yields a parameter shared inside the module once
+        return sum(p.numel() for p in params)
 
     shared = {id(p) for p in model.semantic_embedding.parameters()}
     head = source_codec.phoneme_head
@@ -498,12 +506,10 @@ def _build_into(tmp: Path, inputs: ReleaseInputs, checked: _Checked, date: str, 
             notes.append(
                 f"{lang}: no preset voice (no {MIN_CLIP_S:g}–{MAX_CLIP_S:g} s train clip of a seen voice{of})"
             )
-    shipped = _files(tmp)
     return ReleaseResult(
         out=inputs.out,
         name=name,
-        files=shipped,
-        total_bytes=sum(f.bytes for f in shipped),
+        files=_files(tmp),
         voices=tuple(presets),
         frames_id=shipped_id,
         trained_frames_id=checked.trained_frames_id,
@@ -538,19 +544,17 @@ def build_release(inputs: ReleaseInputs, log: Callable[[str], None] | None = Non
         )
         section = card_section(result, str(inputs.tts), str(inputs.codec))
         write_text_atomic(tmp / CARD, replace_section(card, section))
-        files = _files(tmp)
-        result = replace(result, files=files, total_bytes=sum(f.bytes for f in files))
+        result = replace(result, files=_files(tmp))
         if result.total_bytes > inputs.max_mb * MB:
             biggest = ", ".join(
-                f"{f.path} {f.bytes / MB:.1f} MB" for f in sorted(files, key=lambda f: -f.bytes)[:3]
+                f"{f.path} {f.bytes / MB:.1f} MB" for f in sorted(result.files, key=lambda f: -f.bytes)[:3]
             )
             raise FlowTTSError(
                 f"the release would be {result.total_mb:.1f} MB, over --max-mb {inputs.max_mb:g} "
                 f"(largest: {biggest}); {out} left as it was"
             )
-        kept = {f.path for f in files}
-        old = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()] if out.is_dir() else []
-        dropped = sorted(rel for rel in old if rel not in kept)
+        kept = {f.path for f in result.files}
+        dropped = sorted(f.path for f in _files(out) if f.path not in kept) if out.is_dir() else []
         if dropped:
             note = f"not part of the new release, removed from {out}: {', '.join(dropped)}"
             result = replace(result, notes=(*result.notes, note))

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     r = build_release(inputs, log=lambda line: print(line, flush=True))
     for note in r.notes:
         print(f"flowtts: note: {note}", file=sys.stderr)
-    voice_files = [f for f in r.files if f.path.startswith("voices/")]
+    voice_files = r.voice_files
     for f in r.files:
         if f not in voice_files:
             print(f"  {f.path:<20} {f.bytes / MB:8.2f} MB")

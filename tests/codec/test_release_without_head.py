@@ -6,14 +6,14 @@ from __future__ import annotations
 import torch
 from safetensors import safe_open
 
+from codec.model import Codec
 from codec.release import frames_id, load_codec, release_state, save_codec
 from evals.codec_eval import evaluate_codec
-from tests.codec.helpers import speechlike, tiny_codec
+from tests.codec.helpers import speechlike
 from tests.evals.test_codec_eval import corpus  # noqa: F401  (fixture: a tiny corpus with a test split)
 
 
-def test_without_the_head_it_loads_and_makes_the_same_frames_and_audio(tmp_path) -> None:
-    codec = tiny_codec()
+def test_without_the_head_it_loads_and_makes_the_same_frames_and_audio(codec: Codec, tmp_path) -> None:
     full = save_codec(codec, tmp_path / "full.safetensors")
     bare = save_codec(codec, tmp_path / "bare.safetensors", phoneme_head=False)
     with safe_open(str(bare), framework="pt") as f:
@@ -28,8 +28,7 @@ def test_without_the_head_it_loads_and_makes_the_same_frames_and_audio(tmp_path)
     assert torch.equal(codec.decode(a), loaded.decode(b))
 
 
-def test_float16_state_keeps_the_vq_and_exact_frames_keeps_the_frame_tensors() -> None:
-    codec = tiny_codec()
+def test_float16_state_keeps_the_vq_and_exact_frames_keeps_the_frame_tensors(codec: Codec) -> None:
     half = release_state(codec, torch.float16, phoneme_head=False)
     exact = release_state(codec, torch.float16, phoneme_head=False, exact_frames=True)
     for name, t in half.items():
@@ -41,8 +40,7 @@ def test_float16_state_keeps_the_vq_and_exact_frames_keeps_the_frame_tensors() -
             assert t.dtype == (torch.float32 if frame else torch.float16), name
 
 
-def test_float16_encoder_gets_its_own_frames_id(tmp_path) -> None:
-    codec = tiny_codec()
+def test_float16_encoder_gets_its_own_frames_id(codec: Codec, tmp_path) -> None:
     full = save_codec(codec, tmp_path / "full.safetensors")
     half = save_codec(codec, tmp_path / "half.safetensors", dtype=torch.float16, phoneme_head=False)
     exact = save_codec(
@@ -51,9 +49,8 @@ def test_float16_encoder_gets_its_own_frames_id(tmp_path) -> None:
     assert frames_id(exact) == frames_id(full) != frames_id(half)
 
 
-def test_codec_eval_skips_per_without_the_head(tmp_path, corpus) -> None:  # noqa: F811
-    torch.set_num_threads(1)
-    path = save_codec(tiny_codec(), tmp_path / "codec.safetensors", phoneme_head=False)
+def test_codec_eval_skips_per_without_the_head(codec: Codec, tmp_path, corpus) -> None:  # noqa: F811
+    path = save_codec(codec, tmp_path / "codec.safetensors", phoneme_head=False)
     r = evaluate_codec(path, corpus, split="test", max_per_group=None, speed=False, wer=False, progress=False)
     assert r["quality"]["overall"]["per"] is None
     assert "this codec has no phoneme head: PER not measured" in r["notes"]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
+from safetensors.torch import save_file
 
 import flowtts
 from flowtts.model.tts import TTSModel
@@ -43,17 +46,29 @@ def model_dir(tmp_path_factory) -> Path:
     return make_tiny_model_dir(tmp_path_factory.mktemp("release") / "model")
 
 
-def test_float32_round_trip_is_exact(model_dir: Path, tmp_path: Path, no_pickle) -> None:
+def _random_model(**over) -> TTSModel:
+    """A random model that fits ``model_dir``'s tokenizer and codec."""
     torch.manual_seed(3)
-    config = tiny_tts_config(text_vocab_size=400, codebook_size=64, acoustic_dim=4)
-    model = TTSModel(config).eval()
-    root = write_model_dir(
-        tmp_path / "m",
-        model,
-        model_dir / "codec.safetensors",
-        model_dir / "tokenizer.model",
-        dtype=torch.float32,
+    return TTSModel(tiny_tts_config(text_vocab_size=400, codebook_size=64, acoustic_dim=4, **over)).eval()
+
+
+def _write_float32(model: TTSModel, root: Path, model_dir: Path) -> Path:
+    """``model`` as a float32 model folder with ``model_dir``'s codec and tokenizer."""
+    return write_model_dir(
+        root, model, model_dir / "codec.safetensors", model_dir / "tokenizer.model", dtype=torch.float32
     )
+
+
+def _assert_speaks(root: Path, tmp_path: Path) -> None:
+    tts = flowtts.load(root, voices_dir=str(tmp_path / "voices"))
+    audio = tts.synthesize("Hello there.", seed=0, steps=2)
+    assert audio.duration > 0 and np.isfinite(audio.samples).all()
+
+
+def test_float32_round_trip_is_exact(model_dir: Path, tmp_path: Path, no_pickle) -> None:
+    model = _random_model()
+    config = model.config
+    root = _write_float32(model, tmp_path / "m", model_dir)
     loaded = load_tts_model(root)
     assert loaded.config == config and not loaded.training
     a, b = model.state_dict(), loaded.state_dict()
@@ -88,30 +103,16 @@ def test_a_model_folder_holds_no_pickle_and_loads_without_it(
         if p.suffix == ".safetensors":
             with safe_open(str(p), framework="pt"):
                 pass  # every weights file is a safetensors file
-    tts = flowtts.load(model_dir, voices_dir=str(tmp_path / "voices"))
-    audio = tts.synthesize("Hello there.", seed=0, steps=2)
-    assert audio.duration > 0 and np.isfinite(audio.samples).all()
+    _assert_speaks(model_dir, tmp_path)
 
 
 def test_the_training_only_text_ctc_head_is_never_released(
     model_dir: Path, tmp_path: Path, no_pickle
 ) -> None:
-    import json
-    from dataclasses import replace
-
-    from safetensors.torch import save_file
-
-    torch.manual_seed(3)
-    config = tiny_tts_config(text_vocab_size=400, codebook_size=64, acoustic_dim=4, text_ctc=True)
-    model = TTSModel(config).eval()
+    model = _random_model(text_ctc=True)
+    config = model.config
     assert model.text_ctc_head is not None
-    root = write_model_dir(
-        tmp_path / "m",
-        model,
-        model_dir / "codec.safetensors",
-        model_dir / "tokenizer.model",
-        dtype=torch.float32,
-    )
+    root = _write_float32(model, tmp_path / "m", model_dir)
     with safe_open(str(root / "model.safetensors"), framework="pt") as f:
         keys = set(f.keys())
     assert keys == {k for k in model.state_dict() if not k.startswith("text_ctc_head.")}
@@ -121,9 +122,7 @@ def test_the_training_only_text_ctc_head_is_never_released(
     assert loaded.config == replace(config, text_ctc=False) and loaded.text_ctc_head is None
     state = loaded.state_dict()
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
-    tts = flowtts.load(root, voices_dir=str(tmp_path / "voices"))
-    audio = tts.synthesize("Hello there.", seed=0, steps=2)
-    assert audio.duration > 0 and np.isfinite(audio.samples).all()
+    _assert_speaks(root, tmp_path)
 
     # a folder that names the head anyway (config and weights) loads as the inference model
     (root / "config.json").write_text(
