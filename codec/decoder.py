@@ -146,8 +146,9 @@ class Decoder(nn.Module):
         pasts = []
         for j, block in enumerate(self.conv_blocks):
             per = [s.pasts[j] for s in states]
-            zero = x.new_zeros(1, block.dwconv.in_channels, block.history)  # a new stream's history: zeros
-            per = [p if p is not None else zero for p in per] + [zero] * (rows - n)
+            if rows > n or any(p is None for p in per):  # a new stream's history and the padding rows: zeros
+                zero = x.new_zeros(1, block.dwconv.in_channels, block.history)
+                per = [p if p is not None else zero for p in per] + [zero] * (rows - n)
             pasts.append(torch.cat(per))  # [rows, C, k-1]
         if rows > n:
             x = torch.cat([x, x.new_zeros(rows - n, *x.shape[1:])])
