@@ -101,7 +101,7 @@ class TTS:
         self.config = model.config
         self._prefixes: OrderedDict[tuple, tuple[Voice, Adapter | None, VoicePrefix]] = OrderedDict()
         self._packs: dict[str, VoicePack] = {}
-        self._preset_langs: dict[str, str] | None = None
+        self._preset_langs: dict[str, str] | None = None  # preset -> language: not a file load per request
         self._base_identity = base_identity
         self.last_timings: list[FrameTiming] = []
 
@@ -146,7 +146,7 @@ class TTS:
         """The preset used when a request names no voice: the first (by name) that speaks ``lang``, else
         the first preset; None when the model has no presets (generation then runs without a prompt)."""
         names = self.presets.names()
-        if self._preset_langs is None or set(self._preset_langs) != set(names):
+        if self._preset_langs is None or list(self._preset_langs) != names:  # a preset file came or went
             self._preset_langs = {n: self.presets.get(n).lang for n in names}
         return next((n for n in names if self._preset_langs[n] == lang), names[0] if names else None)
 
@@ -232,17 +232,14 @@ class TTS:
             for name, p in self._packs.items():
                 if p is voice_pack:
                     return name
-            return self._name_of(self.add_voice_pack(voice_pack))
+            return self.add_voice_pack(voice_pack).name  # attached under its own name
         if isinstance(voice_pack, str) and voice_pack in self._packs:
             return voice_pack
         if Path(voice_pack).is_dir():
-            return self._name_of(self.load_voice_pack(voice_pack))
+            return self.load_voice_pack(voice_pack).name
         raise FlowTTSError(
             f"unknown voice pack {str(voice_pack)!r} (loaded: {', '.join(self.voice_packs()) or 'none'})"
         )
-
-    def _name_of(self, pack: VoicePack) -> str:
-        return next(n for n, p in self._packs.items() if p is pack)
 
     # --- text -------------------------------------------------------------------------------------------
 

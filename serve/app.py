@@ -123,7 +123,7 @@ def _start_service(settings: ServeSettings, tts, metrics: Metrics):
         tts = flowtts.load(settings.model, device=settings.device, voices_dir=settings.voices_dir)
     voices = VoiceStore(tts)
     for path in settings.voice_packs:
-        voices.add_pack(tts.load_voice_pack(path))  # one-line FlowTTSError for a bad or foreign pack
+        voices.load_pack(path)  # one-line FlowTTSError for a bad or foreign pack
     if settings.default_voice:
         try:
             voices.get(settings.default_voice)  # an unknown default voice fails at start, not per request

@@ -87,11 +87,16 @@ class VoiceStore:
         self._lock = threading.Lock()
         self.packs: dict[str, object] = {}  # voice id -> flowtts.adapters.pack.VoicePack (attached at start)
 
-    def add_pack(self, pack) -> None:
-        """Serves an attached voice pack as the voice ``pack.name`` (its reference prompt + its adapter)."""
+    def load_pack(self, path: str | os.PathLike) -> None:
+        """Reads the voice pack folder ``path``, attaches its adapter to the model and serves it as the voice
+        ``pack.name`` (its reference prompt + its adapter). A bad or foreign pack, or a name that is already
+        a voice: one-line ``FlowTTSError``."""
+        from flowtts.adapters.pack import VoicePack
+
+        pack = VoicePack.load(path)
         if pack.name in self.presets or pack.name in self.library or pack.name in self.packs:
             raise FlowTTSError(f"voice pack {pack.name!r}: a voice with that id already exists")
-        self.packs[pack.name] = pack
+        self.packs[pack.name] = self.tts.add_voice_pack(pack)
 
     def pack_of(self, vid: str) -> str | None:
         """The voice pack (adapter name) behind voice ``vid``; None for a preset or library voice."""

@@ -136,6 +136,8 @@ class Adapter(nn.Module):
         self.loras = nn.ModuleDict(
             {_key(p): LoRA(i, o, config.rank, config.alpha, config.dropout) for p, (i, o) in shapes.items()}
         )
+        # path -> LoRA, a plain dict (not a submodule): the forward hooks look a layer up on every call
+        self._by_path = {p: self.loras[_key(p)] for p in self.paths}
 
     @classmethod
     def for_model(cls, model: nn.Module, config: LoRAConfig) -> Adapter:
@@ -145,8 +147,7 @@ class Adapter(nn.Module):
         return cls(config, {n: (m.in_features, m.out_features) for n, m in linears.items()})
 
     def lora(self, path: str) -> LoRA | None:
-        key = _key(path)
-        return self.loras[key] if key in self.loras else None
+        return self._by_path.get(path)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -194,13 +195,15 @@ class _Route:
     """Which adapter each batch row uses during one ``use``/``route`` block."""
 
     def __init__(self, rows: tuple[Adapter | None, ...] | None, uniform: Adapter | None = None):
-        self.rows, self.uniform = rows, uniform
+        self.rows = rows
+        self._uniform = [(uniform, None)] if uniform is not None else None
         self._groups: dict[tuple[int, torch.device], list[tuple[Adapter, torch.Tensor | None]]] = {}
 
     def groups(self, n: int, device: torch.device) -> list[tuple[Adapter, torch.Tensor | None]]:
-        """(adapter, row indices ``[k]`` or None for all rows) for a call with first dimension ``n``."""
-        if self.uniform is not None:
-            return [(self.uniform, None)]
+        """(adapter, row indices ``[k]`` or None for all rows) for a call with first dimension ``n``; the
+        index tensors are made once per route and call shape, not per call."""
+        if self._uniform is not None:
+            return self._uniform
         key = (n, device)
         hit = self._groups.get(key)
         if hit is not None:
@@ -235,6 +238,9 @@ class AdapterSet:
         self._adapters: dict[str, Adapter] = {}
         self._hooks: dict[str, torch.utils.hooks.RemovableHandle] = {}
         self._route: _Route | None = None
+        # the last ``route`` call's names and route: the generator routes the same rows step after step, so
+        # their index tensors are made once, not per step (dropped whenever the set changes)
+        self._last: tuple[tuple[str | None, ...], _Route | None] | None = None
 
     @classmethod
     def of(cls, model: nn.Module) -> AdapterSet:
@@ -307,6 +313,7 @@ class AdapterSet:
         self._sync_hooks()
 
     def _sync_hooks(self) -> None:
+        self._last = None  # a cached route may hold an adapter that is gone or replaced
         wanted = {p for a in self._adapters.values() for p in a.paths}
         for path in list(self._hooks):
             if path not in wanted:
@@ -349,12 +356,15 @@ class AdapterSet:
         Raises:
             FlowTTSError: a name is not attached.
         """
-        route = None
-        if any(n is not None for n in names):
-            rows = tuple(self.get(n) if n is not None else None for n in names)
-            first = rows[0]
-            route = _Route(None, first) if all(r is first for r in rows) else _Route(rows)
-        with self._routed(route):
+        names = tuple(names)
+        if self._last is None or self._last[0] != names:
+            route = None
+            if any(n is not None for n in names):
+                rows = tuple(self.get(n) if n is not None else None for n in names)
+                first = rows[0]
+                route = _Route(None, first) if all(r is first for r in rows) else _Route(rows)
+            self._last = (names, route)
+        with self._routed(self._last[1]):
             yield
 
     @contextmanager

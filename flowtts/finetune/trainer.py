@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,16 +65,13 @@ def datasets(data: FinetuneData, tokenizer: Tokenizer, model: TTSModel, config: 
     batch) are left out."""
     dc = DataConfig(batch_positions=config.batch_positions)
     levels = model.config.fsq_levels
+    limit = min(model.config.backbone.max_positions, config.batch_positions)
     out = []
     for rows in (data.train, data.valid):
         ds = TTSDataset(rows, data.frames, tokenizer, levels, dc)
-        limit = min(model.config.backbone.max_positions, config.batch_positions)
-        keep = [e for i, e in enumerate(ds.examples) if ds.length(i) <= limit]
-        if len(keep) < len(ds.examples):
-            ds.examples = keep
-            ds.by_voice = {}
-            for i, e in enumerate(keep):
-                ds.by_voice.setdefault(e.row.voice, []).append(i)
+        keep = [e.row for i, e in enumerate(ds.examples) if ds.length(i) <= limit]
+        if len(keep) < len(ds):
+            ds = TTSDataset(keep, data.frames, tokenizer, levels, dc)
         out.append(ds)
     train, valid = out
     if len(train) == 0 or len(valid) == 0:
@@ -111,7 +107,7 @@ def validation_metrics(
             for k, batch in enumerate(sampler.iterate(0, 0, model.config.end_id)):
                 torch.manual_seed(VALID_SEED + k)
                 batch = batch.to(device)
-                with adapters.use(adapter) if adapter is not None else nullcontext():
+                with adapters.use(adapter):
                     loss = model(batch, config.flow_weight)
                 n_sem = int((batch.target_semantic != IGNORE).sum())
                 n_flow = int(
@@ -265,7 +261,7 @@ def train(
                     trained.train()
                     model.train()
                     batch = batch.to(device)
-                    with adapters.use(adapter_name) if adapter_name else nullcontext():
+                    with adapters.use(adapter_name):
                         loss = model(batch, config.flow_weight)
                         extra = [cb.extra_loss(model, batch, loss) for cb in callbacks]
                     extra = [e for e in extra if e is not None]
