@@ -101,7 +101,6 @@ class TTS:
         self.config = model.config
         self._prefixes: OrderedDict[tuple, tuple[Voice, Adapter | None, VoicePrefix]] = OrderedDict()
         self._packs: dict[str, VoicePack] = {}
-        self._preset_langs: dict[str, str] | None = None  # preset -> language: not a file load per request
         self._base_identity = base_identity
         self.last_timings: list[FrameTiming] = []
 
@@ -145,10 +144,8 @@ class TTS:
     def default_voice(self, lang: str = "en") -> str | None:
         """The preset used when a request names no voice: the first (by name) that speaks ``lang``, else
         the first preset; None when the model has no presets (generation then runs without a prompt)."""
-        names = self.presets.names()
-        if self._preset_langs is None or list(self._preset_langs) != names:  # a preset file came or went
-            self._preset_langs = {n: self.presets.get(n).lang for n in names}
-        return next((n for n in names if self._preset_langs[n] == lang), names[0] if names else None)
+        names = self.presets.names()  # presets.get reads each file once (VoiceLibrary keeps what it loaded)
+        return next((n for n in names if self.presets.get(n).lang == lang), names[0] if names else None)
 
     def _resolve_voice(self, voice: Voice | str | None, lang: str = "en") -> Voice | None:
         if voice is None:

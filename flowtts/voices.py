@@ -143,10 +143,16 @@ def level_to_corpus(x: np.ndarray, target_db: float = -23.0, peak: float = 0.89)
 
 
 class VoiceLibrary:
-    """A folder of ``<name>.safetensors`` voices."""
+    """A folder of ``<name>.safetensors`` voices.
+
+    ``get`` returns the same ``Voice`` object for a file as long as the file is unchanged (same size and
+    modification time), so callers that cache per voice object (the TTS's voice-prompt KV cache) hit their
+    cache for voices named by string, and a file is read once, not per request.
+    """
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self._loaded: dict[str, tuple[tuple[int, int], Voice]] = {}  # name -> ((mtime_ns, size), voice)
 
     @staticmethod
     def default_root() -> Path:
@@ -168,9 +174,17 @@ class VoiceLibrary:
 
     def get(self, name: str) -> Voice:
         path = self.path(name)
-        if not path.exists():
-            raise FlowTTSError(f"unknown voice {name!r}")
-        return Voice.load(path)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise FlowTTSError(f"unknown voice {name!r}") from None
+        stamp = (st.st_mtime_ns, st.st_size)
+        hit = self._loaded.get(name)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        voice = Voice.load(path)
+        self._loaded[name] = (stamp, voice)
+        return voice
 
     def add(self, voice: Voice, overwrite: bool = False) -> Path:
         path = self.path(voice.name)

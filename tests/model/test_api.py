@@ -101,3 +101,23 @@ def test_the_default_voice_speaks_the_requested_language(tmp_path) -> None:
     assert tts.default_voice("fr") == "b-voice"
     assert tts.default_voice("en") == "tiny-voice"
     assert tts.default_voice("es") == "a-voice"  # nobody speaks it: the first preset
+
+
+def test_a_voice_named_by_string_is_loaded_once_and_reloaded_when_its_file_changes(tmp_path) -> None:
+    from flowtts.voices import Voice, VoiceLibrary
+
+    lib = VoiceLibrary(tmp_path)
+    lib.add(Voice("v", torch.zeros(40, dtype=torch.long), torch.zeros(40, 4), lang="en"))
+    first = lib.get("v")
+    assert lib.get("v") is first  # the same object: per-voice caches (prompt KV) hit
+    lib.add(Voice("v", torch.ones(50, dtype=torch.long), torch.zeros(50, 4), lang="fr"), overwrite=True)
+    again = lib.get("v")
+    assert again is not first and again.lang == "fr" and again.num_frames == 50
+    lib.remove("v")
+    with pytest.raises(FlowTTSError, match="unknown voice"):
+        lib.get("v")
+
+
+def test_the_voice_prompt_is_computed_once_for_a_voice_named_by_string(tts) -> None:
+    name = tts.list_voices()[0]
+    assert tts._prefix(tts.get_voice(name)) is tts._prefix(tts.get_voice(name))
