@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from flowtts.cli.finetune import add_targets_flag
+
 
 def _non_negative_int(text: str) -> int:
     try:
@@ -64,6 +66,10 @@ def _model_flag(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _corpus_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+
+
 def _sampling_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--steps", type=_positive_int, default=None, help="flow-matching ODE steps (default: the model's, 8)"
@@ -107,7 +113,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="codec.safetensors or a folder holding it (default: the embedded default model)",
     )
-    c.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+    _corpus_flag(c)
     c.add_argument(
         "--split",
         default="test",
@@ -142,7 +148,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "Target: WER ratio ours / corpus <= 1.2. Writes <out>/<name>.json and .md.",
     )
     _model_flag(i)
-    i.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+    _corpus_flag(i)
     i.add_argument(
         "--lang",
         default="en",
@@ -181,7 +187,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ".md.",
     )
     _model_flag(s)
-    s.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+    _corpus_flag(s)
     s.add_argument(
         "--split",
         default="test",
@@ -314,7 +320,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "pack go to <work>/<name>/.",
     )
     _model_flag(f)
-    f.add_argument("--corpus", required=True, help="corpus folder (with manifests/) built by `flowtts data`")
+    _corpus_flag(f)
     f.add_argument(
         "--voice",
         default="auto",
@@ -368,13 +374,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument(
         "--alpha", type=_positive_float, default=None, metavar="A", help="LoRA alpha (default: 32)"
     )
-    f.add_argument(
-        "--targets",
-        default=None,
-        metavar="LIST",
-        help="comma-separated layers to adapt: attention, ffn, flow, input, or module-name patterns "
-        "(default: attention,ffn,flow)",
-    )
+    add_targets_flag(f)
     f.add_argument(
         "--lr", type=_positive_float, default=None, help="peak learning rate (default: 1e-3 with LoRA)"
     )
@@ -565,11 +565,12 @@ def run_finetune(args: argparse.Namespace) -> int:
         render_markdown,
     )
     from flowtts.atomic import ensure_writable_dirs
+    from flowtts.cli.finetune import parse_targets
 
     _check_inputs(args, corpus=True)
     over = {k: getattr(args, k) for k in _FINETUNE_SETTINGS if getattr(args, k) is not None}
     if args.targets is not None:
-        over["targets"] = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+        over["targets"] = parse_targets(args.targets)
     config = eval_config(args.seed, **over)  # bad values: one line, before any work
     plan = plan_finetune_eval(
         args.corpus, args.voice, args.minutes, args.sentences, render_minutes=args.render_minutes
@@ -584,18 +585,18 @@ def run_finetune(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    if plan.render_minutes > 0:
-        plan = add_rendered_clips(plan, work / "rendered", args.seed, args.text_cache, progress)
-        part = plan.partition
-        if part.render and part.render.get("needed"):
-            print(
-                f"rendered for this eval: {part.seconds_rendered / 60:.2f} min used of "
-                f"{part.render['minutes_rendered']:.2f} min rendered ({part.render['rendered_now']} new, "
-                f"{part.render['from_cache']} from the cache); fine-tune: {part.minutes_selected:.2f} min "
-                f"({part.seconds_from_corpus / 60:.2f} from the corpus)",
-                file=sys.stderr,
-                flush=True,
-            )
+    # more audio of the voice when --render-minutes asks for it (else the plan as it is)
+    plan = add_rendered_clips(plan, work / "rendered", args.seed, args.text_cache, progress)
+    part = plan.partition
+    if part.rendered_for_eval:
+        print(
+            f"rendered for this eval: {part.seconds_rendered / 60:.2f} min used of "
+            f"{part.render['minutes_rendered']:.2f} min rendered ({part.render['rendered_now']} new, "
+            f"{part.render['from_cache']} from the cache); fine-tune: {part.minutes_selected:.2f} min "
+            f"({part.seconds_from_corpus / 60:.2f} from the corpus)",
+            file=sys.stderr,
+            flush=True,
+        )
     report = finetune_eval(
         args.model,
         args.corpus,

@@ -31,15 +31,13 @@ ignored since a held-out voice has no train clips anyway):
    (3–25 s) and a concatenation of fine-tune clips (0.25 s apart, in order, up to 15 s) reaching ~10 s.
 
 **Rendered audio** (``--render-minutes M``, off by default; ``add_rendered_clips``): the held-out voices of a
-synthetic corpus are short (about a minute each), but the corpus was rendered offline, so more of exactly
-that voice can be rendered: the same engine and voice parameters (``voices.json``), prosody drawn from the
-corpus's ranges, the corpus's ``flowtts.data.render.Renderer`` (24 kHz, trimming, checks, loudness), on
-sentences of the voice's language from the text cache the corpus was built from, never one that occurs in
-the corpus (any split, any voice; normalized text) or among the evaluation sentences (``render_voice_clips``,
-deterministic from the seed). Rendered only when the corpus has less than the minutes, until the fine-tune
-part fills them or M minutes are rendered or the text runs out; cached in ``WORK/rendered`` (a rerun renders
-nothing new). Rendered clips come after the corpus's own in step 3; the evaluation clips stay the corpus's.
-The report splits the minutes into corpus and rendered, and names the engine, voice and sentence source.
+synthetic corpus are short (about a minute each), so more of exactly that voice is rendered the way the
+corpus rendered its own (``evals.heldout_render.render_voice_clips``), on sentences that occur nowhere in
+the corpus nor among the evaluation sentences. Rendered only when the corpus has less than the minutes,
+until the fine-tune part fills them or M minutes are rendered or the text runs out; cached in
+``WORK/rendered`` (a rerun renders nothing new). Rendered clips come after the corpus's own in step 3; the
+evaluation clips stay the corpus's. The report splits the minutes into corpus and rendered, and names the
+engine, voice and sentence source.
 
 **The run.** The fine-tune clips are copied to ``WORK/data`` (audio + same-stem ``.txt`` with the spoken
 text, a folder ``flowtts finetune`` accepts) and ``flowtts.finetune.adapt`` writes the pack to
@@ -62,16 +60,13 @@ the evaluation sentences, English only) of (a), (b) and the real clips; the base
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import os
 import re
 import shutil
 import statistics
-import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +74,15 @@ from pathlib import Path
 import numpy as np
 
 from evals.codec_eval import _fmt, _load_audio, _order_key, _ratio
+from evals.heldout_render import (
+    ENGINE_PREFERENCE,
+    STOPPED_BY,
+    corpus_voice_specs,
+    engine_rank,
+    render_problem,
+    render_voice_clips,
+)
+from evals.report import markdown_document
 from evals.tts_eval import (
     ASR_LANG,
     _corpus_rows,
@@ -89,6 +93,7 @@ from evals.tts_eval import (
     checks_markdown,
     header_markdown,
     model_block,
+    sampling_row,
     verdict,
 )
 from flowtts.data.manifest import Utterance
@@ -149,14 +154,19 @@ class Partition:
         return self.seconds_finetune - self.seconds_rendered
 
     @property
+    def rendered_for_eval(self) -> bool:
+        """True when ``--render-minutes`` had to render clips (the corpus had less than the minutes)."""
+        return bool(self.render and self.render.get("needed"))
+
+    @property
     def limited_by(self) -> str:
         """What ended the fine-tune part: ``minutes`` (the cap), ``corpus`` (the voice ran out of clips,
         nothing rendered), or why rendering stopped short of the cap: ``render_minutes`` (it rendered
         ``--render-minutes``), ``text`` (the text pool ran out), ``failures`` (the engine kept failing)."""
         if self.skipped_by_cap:
             return "minutes"
-        if self.render is not None and self.render.get("needed"):
-            if self.seconds_finetune >= self.minutes_requested * 60 - SHORT_TOLERANCE:
+        if self.rendered_for_eval:
+            if _fills(self.seconds_finetune, self.minutes_requested):
                 return "minutes"
             return str(self.render.get("stopped_by", "render_minutes"))
         return "corpus"
@@ -164,9 +174,7 @@ class Partition:
     @property
     def minutes_short(self) -> bool:
         """True when the voice (with what was rendered) has less audio than the minutes asked for."""
-        return self.limited_by != "minutes" and self.seconds_finetune < self.minutes_requested * 60 - (
-            SHORT_TOLERANCE
-        )
+        return self.limited_by != "minutes" and not _fills(self.seconds_finetune, self.minutes_requested)
 
     @property
     def sentences_short(self) -> bool:
@@ -287,6 +295,7 @@ def partition_voice(
             f"voice {voice}: the fine-tune clips give no {MIN_SECONDS:g}–{MAX_SECONDS:g} s zero-shot "
             "reference"
         )
+    rendered_ids = {r.id for r in rendered}
     return Partition(
         voice=voice,
         lang=lang,
@@ -297,9 +306,14 @@ def partition_voice(
         skipped_by_cap=tuple(skipped),
         minutes_requested=float(minutes),
         sentences_requested=sentences,
-        rendered_clips=tuple(r.id for r in finetune if r.id in {x.id for x in rendered}),
+        rendered_clips=tuple(r.id for r in finetune if r.id in rendered_ids),
         render=render,
     )
+
+
+def _fills(seconds: float, minutes: float) -> bool:
+    """Whether ``seconds`` of fine-tune audio count as the full ``minutes`` (``SHORT_TOLERANCE`` under)."""
+    return seconds >= minutes * 60 - SHORT_TOLERANCE
 
 
 def _fill(candidates: Sequence[Utterance], cap: float) -> tuple[list[Utterance], list[str]]:
@@ -417,7 +431,7 @@ def plan_finetune_eval(
 
         def render_key(x: str) -> tuple:
             return (
-                _engine_rank(renderable[x].engine),
+                engine_rank(renderable[x].engine),
                 -len(parts[x].evaluation),
                 -parts[x].seconds_finetune,
                 x,
@@ -443,347 +457,6 @@ def plan_finetune_eval(
 
 
 # --- more audio of the voice: --render-minutes --------------------------------------------------------------
-
-#: engines by preference when ``auto`` picks a voice to render more of: fastest and most freely licensed
-#: first (flite kal16 ~2,000× real time, BSD-style; espeak-ng GPL), MBROLA's non-free diphones last
-ENGINE_PREFERENCE = ("flite", "espeak", "festival", "rhvoice", "pico", "mbrola")
-RENDER_FORMAT = 1  # bump when the rendered sequence changes: cached renders are then redone
-MAX_FAILURES_IN_A_ROW = 25  # dropped renders in a row that stop the rendering ("failures")
-SAVE_EVERY = 10  # new renders between two writes of the cache's manifest
-RENDER_MANIFEST = "manifest.jsonl"
-RENDER_STATE = "render.json"
-
-
-def _engine_rank(engine: str) -> int:
-    return ENGINE_PREFERENCE.index(engine) if engine in ENGINE_PREFERENCE else len(ENGINE_PREFERENCE)
-
-
-def corpus_voice_specs(corpus: str | os.PathLike) -> dict:
-    """The corpus's voices as ``flowtts data synth`` recorded them (``voices.json``): id -> ``VoiceSpec``;
-    empty when the corpus has no ``voices.json`` (a corpus of recordings)."""
-    from flowtts.data.engines.base import VoiceSpec
-
-    path = Path(corpus) / "voices.json"
-    if not path.is_file():
-        return {}
-    names = {f.name for f in dataclasses.fields(VoiceSpec)}
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-        return {d["id"]: VoiceSpec(**{k: v for k, v in d.items() if k in names}) for d in items}
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise FlowTTSError(f"{path} is unreadable ({e})") from None
-
-
-def render_problem(spec) -> str | None:
-    """Why this machine cannot render the voice ``spec`` (a ``VoiceSpec``), or None when it can."""
-    from flowtts.data.engines import ENGINES, get_engine_class
-
-    if spec.engine not in ENGINES:
-        return f"unknown engine {spec.engine!r}"
-    cls = get_engine_class(spec.engine)
-    try:
-        cls.check_installed()
-        engine = cls()
-    except (FlowTTSError, OSError) as e:
-        return str(e)
-    try:
-        ok = engine.available(spec)
-    except (FlowTTSError, OSError) as e:
-        return str(e)
-    finally:
-        engine.close()
-    if not ok:
-        return (
-            f"engine {spec.engine} lacks the data of voice {spec.id} (scripts/install-system-deps.sh --full)"
-        )
-    return None
-
-
-def _corpus_config(corpus: Path, lang: str):
-    """The corpus's ``SynthConfig`` (``corpus.json``), for its prosody ranges and sentence length limits;
-    the builder's defaults when the corpus has no ``corpus.json``."""
-    from flowtts.data.synth_config import SynthConfig
-
-    path = corpus / "corpus.json"
-    if not path.is_file():
-        return SynthConfig(langs=(lang,), hours=1.0)
-    try:
-        return SynthConfig.from_dict(json.loads(path.read_text(encoding="utf-8"))["config"])
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise FlowTTSError(f"{path} is unreadable ({e})") from None
-
-
-def _digest(keys: set[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(keys)).encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class RenderedClips:
-    """Clips of one corpus voice rendered for this eval (``render_voice_clips``)."""
-
-    voice: str
-    engine: str
-    params: dict  # the voice's engine parameters, as in the corpus's voices.json
-    license: str
-    lang: str
-    folder: str  # the cache: manifest.jsonl, render.json, audio/
-    rows: tuple[Utterance, ...]  # the clips kept, in render order; ``audio`` is an absolute path
-    attempted: int  # sentences rendered or taken from the cache (kept + dropped)
-    drops: dict[str, int]  # renders dropped by the corpus's checks, by reason
-    rendered_now: int  # sentences this call rendered; the others came from the cache
-    stopped_by: str  # enough | render_minutes | text | failures
-    minutes_limit: float
-    text_file: str  # the sentences: <text cache>/<lang>.jsonl
-    text_pool: int  # its sentences within the corpus's length limits
-    passed_over: int  # drawn sentences not rendered: in the corpus, an evaluation sentence, or said already
-    seed: int
-    wall_seconds: float
-
-    @property
-    def seconds(self) -> float:
-        return sum(r.duration for r in self.rows)
-
-    def sources(self) -> dict[str, int]:
-        """Clips per text package (the part of ``source`` before the colon)."""
-        return dict(sorted(Counter(r.source.split(":", 1)[0] for r in self.rows).items()))
-
-    def to_dict(self) -> dict:
-        return {
-            "voice": self.voice,
-            "engine": self.engine,
-            "params": self.params,
-            "license": self.license,
-            "lang": self.lang,
-            "folder": self.folder,
-            "clips": len(self.rows),
-            "minutes_rendered": self.seconds / 60,
-            "minutes_limit": self.minutes_limit,
-            "attempted": self.attempted,
-            "drops": self.drops,
-            "rendered_now": self.rendered_now,
-            "from_cache": self.attempted - self.rendered_now,
-            "stopped_by": self.stopped_by,
-            "text_file": self.text_file,
-            "text_pool": self.text_pool,
-            "passed_over": self.passed_over,
-            "excluded": "every sentence of the corpus (any split, any voice) and the evaluation sentences, "
-            "compared as normalized text (case and spaces aside)",
-            "sources": self.sources(),
-            "seed": self.seed,
-            "wall_seconds": self.wall_seconds,
-            "pipeline": "flowtts.data.render.Renderer: the corpus's engine call, resampling to 24 kHz, "
-            "trimming, the corpus's checks, loudness to -23 LUFS; prosody drawn from the corpus's ranges",
-        }
-
-
-def render_voice_clips(
-    corpus: str | os.PathLike,
-    voice: str,
-    folder: str | os.PathLike,
-    minutes: float,
-    seed: int = 0,
-    text_cache: str | os.PathLike | None = None,
-    exclude: Sequence[str] = (),
-    enough: Callable[[list[Utterance]], bool] | None = None,
-    progress: bool = False,
-    rows: Sequence[Utterance] | None = None,
-) -> RenderedClips:
-    """Renders up to ``minutes`` of new clips of the corpus voice ``voice`` into ``folder``, as the corpus
-    rendered its own: the voice of ``voices.json`` (same engine and parameters), prosody drawn from the
-    corpus's ranges, and ``flowtts.data.render.Renderer`` (engine, 24 kHz resampling, trimming, the corpus's
-    checks, loudness levelling).
-
-    The sentences: the voice's language in the text cache the corpus is built from (``text_cache``, default
-    ``$FLOWTTS_CACHE/text``), within the corpus's length limits, sorted and shuffled by a Random seeded with
-    ``seed`` and the voice. A sentence whose text or normalized text (case and spaces aside) occurs anywhere
-    in the corpus, or in ``exclude``, or was drawn already, is passed over. Sentence ``i`` of the shuffled
-    pool gets its prosody from a Random seeded with ``seed``, the voice and ``i``. Rendering stops before a
-    sentence when ``enough(kept clips)`` holds, when the kept clips reach ``minutes``, after
-    ``MAX_FAILURES_IN_A_ROW`` dropped renders in a row, or when the sentences run out.
-
-    Cached: ``folder/manifest.jsonl`` (the kept clips; audio relative to ``folder``), ``folder/render.json``
-    (what the sequence depends on, and the drops) and ``folder/audio/*.flac``, all written atomically; a
-    later call with the same inputs renders only what the cache lacks, and returns exactly what a fresh
-    render would. Raises ``FlowTTSError`` (one line) when the voice is not in ``voices.json``, cannot be
-    rendered here, or the text cache has no sentences of its language.
-    """
-    import random
-
-    from tqdm import tqdm
-
-    from flowtts import __version__
-    from flowtts.atomic import write_text_atomic
-    from flowtts.data.catalog import Catalogue
-    from flowtts.data.manifest import read_manifest, write_manifest
-    from flowtts.data.plan import PlanItem, _draw_prosody
-    from flowtts.data.render import Renderer
-    from flowtts.data.text_filter import dedup_key
-    from flowtts.data.text_sources import default_cache_dir, load_sentences
-    from flowtts.errors import MissingSystemVoiceError
-    from flowtts.text import normalize
-
-    t0 = time.perf_counter()
-    corpus, folder = Path(corpus), Path(folder)
-    if not minutes > 0 or not math.isfinite(minutes):
-        raise FlowTTSError(f"render minutes must be a finite number > 0, got {minutes}")
-    specs = corpus_voice_specs(corpus)
-    if voice not in specs:
-        raise FlowTTSError(
-            f"voice {voice} is not in {corpus / 'voices.json'}: its engine and parameters are unknown, so no "
-            "more of it can be rendered (drop --render-minutes)"
-        )
-    spec = specs[voice]
-    problem = render_problem(spec)
-    if problem is not None:
-        raise MissingSystemVoiceError(f"voice {voice} ({spec.engine}) cannot be rendered here: {problem}")
-    lang = spec.lang
-    cfg = _corpus_config(corpus, lang)
-    cache = Path(text_cache) if text_cache is not None else default_cache_dir()
-    text_file = cache / f"{lang}.jsonl"
-    if not text_file.is_file():
-        raise FlowTTSError(
-            f"--render-minutes needs the {lang} sentences the corpus was built from, and {cache} has none: "
-            f"run `flowtts data texts --langs {lang}` (add --cache DIR, or give --text-cache DIR here, when "
-            "the corpus was built with `flowtts data synth --text-cache DIR`)"
-        )
-    sentences = load_sentences(lang, cache)
-    pool = sorted(
-        (s for s in sentences if cfg.min_chars <= len(s.text) <= cfg.max_chars),
-        key=lambda s: (s.text, s.source),
-    )
-    random.Random(f"flowtts-eval-finetune:{seed}:{voice}").shuffle(pool)
-    rows = list(rows) if rows is not None else _corpus_rows(corpus)
-    known = {dedup_key(t) for r in rows for t in (r.text, r.normalized_text)}
-    known |= {dedup_key(t) for t in exclude}
-    key = {
-        "format": RENDER_FORMAT,
-        "flowtts_version": __version__,
-        "voice": dataclasses.asdict(spec),
-        "seed": seed,
-        "text_sha256": hashlib.sha256(text_file.read_bytes()).hexdigest(),
-        "excluded_sha256": _digest(known),
-        "chars": [cfg.min_chars, cfg.max_chars],
-        "prosody": dataclasses.asdict(cfg.prosody),
-    }
-    key = json.loads(json.dumps(key, ensure_ascii=False))  # as read back from render.json (lists, not tuples)
-
-    # the cache: reused when it was made from the same inputs, else emptied
-    state_path, manifest_path = folder / RENDER_STATE, folder / RENDER_MANIFEST
-    kept: dict[str, Utterance] = {}
-    dropped: dict[str, dict] = {}
-    try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        state = None
-    reuse = isinstance(state, dict) and state.get("key") == key
-    if reuse:
-        dropped = dict(state.get("drops", {}))
-        if manifest_path.is_file():
-            kept = {r.id: r for r in read_manifest(manifest_path) if (folder / r.audio).is_file()}
-    else:
-        for stale in (state_path, manifest_path):
-            stale.unlink(missing_ok=True)
-        shutil.rmtree(folder / "audio", ignore_errors=True)
-    (folder / "audio").mkdir(parents=True, exist_ok=True)
-
-    def save() -> None:
-        write_manifest(manifest_path, sorted(kept.values(), key=lambda r: r.id))
-        write_text_atomic(
-            state_path, json.dumps({"key": key, "drops": dropped}, ensure_ascii=False, indent=1) + "\n"
-        )
-
-    if not reuse:
-        save()  # the key first: every file after it belongs to these inputs
-
-    limit = minutes * 60
-    said = set(known)
-    taken: list[Utterance] = []
-    drops: Counter = Counter()
-    attempted = rendered_now = unsaved = passed_over = in_a_row = 0
-    renderer = None
-    bar = tqdm(
-        total=round(limit, 1),
-        unit="s",
-        desc=f"render {voice}",
-        disable=None if progress else True,
-        file=sys.stderr,
-        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]",
-    )
-
-    def stop_reason() -> str | None:
-        if enough is not None and enough(taken):
-            return "enough"
-        if sum(r.duration for r in taken) >= limit:
-            return "render_minutes"
-        if in_a_row >= MAX_FAILURES_IN_A_ROW:
-            return "failures"
-        return None
-
-    stopped = None
-    try:
-        for i, s in enumerate(pool):
-            stopped = stop_reason()
-            if stopped:
-                break
-            spoken = normalize(s.text, lang)
-            keys = {dedup_key(s.text), dedup_key(spoken)}
-            if keys & said:
-                passed_over += 1
-                continue
-            said |= keys
-            uid = f"render-{voice}-s{seed}-{i:06d}"
-            attempted += 1
-            if uid not in kept and uid not in dropped:
-                if renderer is None:
-                    renderer = Renderer(Catalogue({lang: [spec]}, {}))
-                prosody = _draw_prosody(random.Random(f"flowtts-eval-finetune:{seed}:{voice}:{i}"), cfg)
-                item = PlanItem(uid, "", lang, "train", s.text, s.source, voice, False, prosody, 0.0)
-                out = renderer.render(item, folder / "audio", "audio")
-                if out.row is not None:
-                    kept[uid] = out.row
-                else:
-                    dropped[uid] = {"reason": out.drop_reason, "detail": out.drop_detail, "text": s.text}
-                rendered_now += 1
-                unsaved += 1
-                if unsaved >= SAVE_EVERY:
-                    save()
-                    unsaved = 0
-            if uid in kept:
-                taken.append(kept[uid])
-                in_a_row = 0
-                bar.update(kept[uid].duration)
-            else:
-                drops[dropped[uid]["reason"]] += 1
-                in_a_row += 1
-        else:
-            stopped = stop_reason() or "text"
-    finally:
-        bar.close()
-        if renderer is not None:
-            renderer.close()
-        if unsaved:
-            save()
-    root = folder.resolve()
-    return RenderedClips(
-        voice=voice,
-        engine=spec.engine,
-        params=dict(spec.params),
-        license=spec.license,
-        lang=lang,
-        folder=str(folder),
-        # absolute audio paths: ``corpus / row.audio`` (how the eval reads clips) is then this file
-        rows=tuple(dataclasses.replace(r, audio=str(root / r.audio)) for r in taken),
-        attempted=attempted,
-        drops=dict(sorted(drops.items())),
-        rendered_now=rendered_now,
-        stopped_by=stopped,
-        minutes_limit=float(minutes),
-        text_file=str(text_file),
-        text_pool=len(pool),
-        passed_over=passed_over,
-        seed=seed,
-        wall_seconds=time.perf_counter() - t0,
-    )
 
 
 def add_rendered_clips(
@@ -814,7 +487,7 @@ def add_rendered_clips(
 
     def enough(rendered: list[Utterance]) -> bool:
         taken, _ = _fill([*corpus_clips, *rendered], cap)
-        return sum(r.duration for r in taken) >= cap - SHORT_TOLERANCE
+        return _fills(sum(r.duration for r in taken), part.minutes_requested)
 
     res = render_voice_clips(
         corpus,
@@ -942,22 +615,14 @@ def overall_verdict(checks: list[dict], partition: Partition) -> tuple[str, list
 def _render_split(partition: Partition) -> str:
     """`` (a from the corpus + b rendered for this eval; rendering ended by: why)`` when something was
     rendered or rendering was asked for, else nothing."""
-    r = partition.render
-    if not r or not r.get("needed"):
+    if not partition.rendered_for_eval:
         return ""
     return (
         f" ({partition.seconds_from_corpus / 60:.2f} from the corpus + {partition.seconds_rendered / 60:.2f} "
-        f"rendered for this eval; rendering ended by {STOPPED_BY.get(r['stopped_by'], r['stopped_by'])})"
+        f"rendered for this eval; rendering ended by {_ended_by(partition.render)})"
     )
 
 
-#: why rendering ended, in words
-STOPPED_BY = {
-    "enough": "filling the minutes",
-    "render_minutes": "--render-minutes",
-    "text": "the text running out",
-    "failures": f"{MAX_FAILURES_IN_A_ROW} failed renders in a row",
-}
 #: ``Partition.limited_by`` in words
 LIMITED_BY = {
     "minutes": "the minutes cap",
@@ -1101,11 +766,17 @@ def finetune_eval(
     except FlowTTSError as e:
         raise FlowTTSError(f"zero-shot reference {'+'.join(r.id for r in part.reference)}: {e}") from None
     ev = part.evaluation
-    zero_shot = []
-    for r in _progress(ev, "zero-shot", progress):
-        x = tts.synthesize(r.text, voice=zs_voice, lang=r.lang, steps=steps, cfg=cfg, seed=seed).samples
-        _save(save_dir, f"zero-shot--{r.id}", x)
-        zero_shot.append(x)
+
+    def speak(desc: str, prefix: str, **speaker) -> list[np.ndarray]:
+        """Every evaluation sentence spoken by ``speaker`` (``voice=`` or ``voice_pack=``), saved if asked."""
+        out = []
+        for r in _progress(ev, desc, progress):
+            x = tts.synthesize(r.text, **speaker, lang=r.lang, steps=steps, cfg=cfg, seed=seed).samples
+            _save(save_dir, f"{prefix}--{r.id}", x)
+            out.append(x)
+        return out
+
+    zero_shot = speak("zero-shot", "zero-shot", voice=zs_voice)
 
     # the fine-tune, timed
     data_dir = write_finetune_data(corpus, part, work / "data")
@@ -1130,11 +801,7 @@ def finetune_eval(
 
     # (b) the voice pack
     pack = tts.load_voice_pack(result.pack, name=pack_name)
-    with_pack = []
-    for r in _progress(ev, "voice pack", progress):
-        x = tts.synthesize(r.text, voice_pack=pack_name, lang=r.lang, steps=steps, cfg=cfg, seed=seed).samples
-        _save(save_dir, f"pack--{r.id}", x)
-        with_pack.append(x)
+    with_pack = speak("voice pack", "pack", voice_pack=pack_name)
     tts.unload_voice_pack(pack_name)
 
     # judging
@@ -1170,12 +837,13 @@ def finetune_eval(
     checks = finetune_checks(cos_zs, cos_pack, wer_base, wer_pack, result.pack_bytes)
     verdict_, incomplete = overall_verdict(checks, part)
     data = result.data
-    if config.min_minutes < FinetuneConfig().min_minutes:
+    guard = FinetuneConfig().min_minutes  # flowtts finetune's own
+    if config.min_minutes < guard:
         notes.append(
             f"flowtts finetune's minimum-audio guard was {config.min_minutes:g} min (its default: "
-            f"{FinetuneConfig().min_minutes:g}); the minutes used are the ones reported"
+            f"{guard:g}); the minutes used are the ones reported"
         )
-    if part.render and part.render.get("needed"):
+    if part.rendered_for_eval:
         notes.append(render_note(part))
     elif part.render:
         notes.append(
@@ -1274,15 +942,13 @@ def finetune_eval(
 def render_note(part: Partition) -> str:
     """One line on the clips rendered for this eval (a partition with ``render['needed']``)."""
     r = part.render
-    params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
-    sources = ", ".join(f"{k} {v}" for k, v in r["sources"].items()) or "none"
     return (
         f"fine-tune audio: {part.seconds_from_corpus / 60:.2f} min from the corpus + "
         f"{part.seconds_rendered / 60:.2f} min rendered for this eval ({len(part.rendered_clips)} of "
         f"{r['clips']} rendered clips used, {r['minutes_rendered']:.2f} min rendered, at most "
-        f"{r['minutes_limit']:g}; ended by {STOPPED_BY.get(r['stopped_by'], r['stopped_by'])}) with the "
-        f"corpus's own voice {r['voice']} ({r['engine']}: {params}; {r['license']}) through the corpus's "
-        f"rendering path, on {r['lang']} sentences of {r['text_file']} ({sources}) that occur nowhere in "
+        f"{r['minutes_limit']:g}; ended by {_ended_by(r)}) with the corpus's own voice {r['voice']} "
+        f"({r['engine']}: {_params(r)}; {r['license']}) through the corpus's rendering path, on "
+        f"{r['lang']} sentences of {r['text_file']} ({_counts(r['sources'])}) that occur nowhere in "
         f"the corpus; {sum(r['drops'].values())} renders dropped by the corpus's checks; "
         f"{r['from_cache']} of {r['attempted']} taken from the cache {r['folder']}; the evaluation clips "
         "are the corpus's own"
@@ -1306,12 +972,11 @@ def render_markdown(report: dict) -> str:
             f"| judges | {report['judges']['speaker']}; "
             + (report["judges"]["asr"]["name"] if report["judges"]["asr"] else "no recognizer")
             + " |",
-            f"| sampling | steps {_fmt(e['sampling']['steps'])}, cfg {_fmt(e['sampling']['cfg'])}, seed "
-            f"{_fmt(e['sampling']['seed'])} (–: the model's default) |",
+            sampling_row(e["sampling"]),
         ],
     )
     if report["incomplete"]:
-        at = lines.index(next(x for x in lines if x.startswith("Verdict:")))
+        at = next(i for i, x in enumerate(lines) if x.startswith("Verdict:"))
         lines[at + 1 : at + 1] = ["", *[f"- {w}" for w in report["incomplete"]]]
     lines += ["", *checks_markdown(report["checks"], 3), ""]
     lines += [
@@ -1376,15 +1041,12 @@ def render_markdown(report: dict) -> str:
     ]
     for u in report["utterances"]:
         text = u["text"] if len(u["text"]) <= 60 else u["text"][:57] + "…"
-
         lines.append(
             f"| {u['id']} | {text.replace('|', '/')} | {_fmt(u['cos_zero_shot'])} | {_fmt(u['cos_pack'])} | "
             f"{_fmt(u['cos_real'])} | {_utt_wer(u, 'zero_shot')} | {_utt_wer(u, 'pack')} | "
             f"{_utt_wer(u, 'real')} |"
         )
-    if report["notes"]:
-        lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]
-    return "\n".join(lines) + "\n"
+    return markdown_document(lines, report["notes"])
 
 
 def _render_rows(p: dict) -> list[str]:
@@ -1397,19 +1059,31 @@ def _render_rows(p: dict) -> list[str]:
             f"| rendered audio | none: the corpus has the minutes (--render-minutes "
             f"{r['requested_minutes']:g}) |"
         ]
-    params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
-    sources = ", ".join(f"{k} {v}" for k, v in r["sources"].items()) or "none"
-    drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items()) or "none"
     return [
         f"| rendered audio | {r['minutes_rendered']:.2f} min in {r['clips']} clips (at most "
-        f"{r['minutes_limit']:g} min; ended by {STOPPED_BY.get(r['stopped_by'], r['stopped_by'])}), "
-        f"{len(p.get('rendered_clips', []))} clips used; voice {r['voice']} by {r['engine']} ({params}), "
-        f"the corpus's rendering path; dropped by its checks: {drops}; {r['from_cache']} of "
-        f"{r['attempted']} from the cache `{r['folder']}`, {r['wall_seconds']:.0f} s |",
-        f"| rendered sentences | {r['lang']} from `{r['text_file']}` ({sources}), seed {r['seed']}; "
-        f"none occurs in the corpus or among the evaluation sentences ({r['passed_over']} drawn sentences "
-        "passed over) |",
+        f"{r['minutes_limit']:g} min; ended by {_ended_by(r)}), {len(p.get('rendered_clips', []))} clips "
+        f"used; voice {r['voice']} by {r['engine']} ({_params(r)}), the corpus's rendering path; dropped by "
+        f"its checks: {_counts(r['drops'])}; {r['from_cache']} of {r['attempted']} from the cache "
+        f"`{r['folder']}`, {r['wall_seconds']:.0f} s |",
+        f"| rendered sentences | {r['lang']} from `{r['text_file']}` ({_counts(r['sources'])}), seed "
+        f"{r['seed']}; none occurs in the corpus or among the evaluation sentences ({r['passed_over']} drawn "
+        "sentences passed over) |",
     ]
+
+
+def _ended_by(render: dict) -> str:
+    """Why rendering ended, in words (``STOPPED_BY``)."""
+    return STOPPED_BY.get(render["stopped_by"], render["stopped_by"])
+
+
+def _params(render: dict) -> str:
+    """The rendered voice's engine parameters: ``k=v, …``."""
+    return ", ".join(f"{k}={v}" for k, v in render["params"].items())
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """``a 2, b 1``, or ``none``."""
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
 
 
 def _utt_wer(u: dict, system: str) -> str:

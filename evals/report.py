@@ -120,6 +120,13 @@ def to_jsonable(value):
     return str(value)
 
 
+def markdown_document(lines: list[str], notes: list[str] | tuple[str, ...] = ()) -> str:
+    """A report's Markdown: ``lines``, then a ``## Notes`` list when there are ``notes``."""
+    if notes:
+        lines = [*lines, "", "## Notes", "", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"
+
+
 def write_report(out_dir: str | os.PathLike, name: str, report: dict, markdown: str) -> tuple[Path, Path]:
     """Writes ``<out_dir>/<name>.json`` and ``<name>.md`` atomically (creating ``out_dir``); returns both."""
     out = Path(out_dir)

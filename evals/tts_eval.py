@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from evals.codec_eval import _fmt, _load_audio, _order_key, _ratio, select_utterances
+from evals.report import markdown_document
 from flowtts.data.manifest import SPLITS, Utterance, iter_corpus
 from flowtts.errors import FlowTTSError
 from flowtts.voices import MAX_SECONDS, MIN_SECONDS
@@ -175,6 +176,14 @@ def _corpus_rows(corpus: Path) -> list[Utterance]:
 
 def _sampling(steps, cfg, seed) -> dict:
     return {"steps": steps, "cfg": cfg, "seed": seed}
+
+
+def sampling_row(sampling: dict) -> str:
+    """The provenance-table row of the sampling settings (``_sampling``) of a TTS report."""
+    return (
+        f"| sampling | steps {_fmt(sampling['steps'])}, cfg {_fmt(sampling['cfg'])}, seed "
+        f"{_fmt(sampling['seed'])} (–: the model's default) |"
+    )
 
 
 def _progress(items, desc: str, progress: bool):
@@ -516,8 +525,7 @@ def render_intelligibility(report: dict) -> str:
             f"| corpus | `{e['corpus']}`, split **{e['split']}**, {e['voices'].replace('_', '-')} voices, "
             f"{e['utterances']} sentences ({e['seconds_corpus'] / 60:.1f} min of corpus audio), "
             f"{e['voice_count']} voices |",
-            f"| sampling | steps {_fmt(e['sampling']['steps'])}, cfg {_fmt(e['sampling']['cfg'])}, seed "
-            f"{_fmt(e['sampling']['seed'])} (–: the model's default) |",
+            sampling_row(e["sampling"]),
         ],
     )
     lines += ["", *checks_markdown(report["checks"], 2), ""]
@@ -549,9 +557,7 @@ def render_intelligibility(report: dict) -> str:
                 f"{_fmt(a and a['ratio'], 2)} | {_fmt(p and p['per_ours'])} | "
                 f"{_fmt(p and p['per_corpus'])} | {_fmt(p and p['ratio'], 2)} |"
             )
-    if report["notes"]:
-        lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]
-    return "\n".join(lines) + "\n"
+    return markdown_document(lines, report["notes"])
 
 
 # --- similarity ---------------------------------------------------------------------------------------------
@@ -775,8 +781,7 @@ def render_similarity(report: dict) -> str:
             f"| corpus | `{e['corpus']}`, split **{e['split']}**, langs {', '.join(e['langs']) or '–'}, "
             f"up to {e['pairs_per_voice']} pairs per voice |",
             f"| judge | {report['judge']} |",
-            f"| sampling | steps {_fmt(e['sampling']['steps'])}, cfg {_fmt(e['sampling']['cfg'])}, seed "
-            f"{_fmt(e['sampling']['seed'])} (–: the model's default) |",
+            sampling_row(e["sampling"]),
         ],
     )
     lines += ["", *checks_markdown(report["checks"], 3), ""]
@@ -812,6 +817,4 @@ def render_similarity(report: dict) -> str:
                 f"({v['prompt_split']}, {v['prompt_seconds']:.1f} s) | {len(v['pairs'])} | "
                 f"{_fmt(v['cos_ours'])} | {_fmt(v['cos_real'])} | {_fmt(v['ratio'])} |"
             )
-    if report["notes"]:
-        lines += ["", "## Notes", "", *[f"- {n}" for n in report["notes"]]]
-    return "\n".join(lines) + "\n"
+    return markdown_document(lines, report["notes"])

@@ -56,13 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--alpha", type=float, default=None, metavar="A", help="LoRA alpha; scale alpha/rank (default: 32)"
     )
-    p.add_argument(
-        "--targets",
-        default=None,
-        metavar="LIST",
-        help="comma-separated layers to adapt: attention, ffn, flow, input, or module-name patterns "
-        "(default: attention,ffn,flow)",
-    )
+    add_targets_flag(p)
     p.add_argument(
         "--steps", type=int, default=None, metavar="N", help="at most N training steps (default: 1000)"
     )
@@ -152,36 +146,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-# flag -> FinetuneConfig field, for the flags that only override a setting
-_SETTINGS = {
-    "rank": "rank",
-    "alpha": "alpha",
-    "steps": "steps",
-    "max_epochs": "max_epochs",
-    "lr": "lr",
-    "batch_positions": "batch_positions",
-    "valid_fraction": "valid_fraction",
-    "val_every": "val_every",
-    "patience": "patience",
-    "min_minutes": "min_minutes",
-    "max_clip_seconds": "max_clip_seconds",
-    "samples": "samples",
-    "seed": "seed",
-    "threads": "threads",
-}
+def add_targets_flag(p: argparse.ArgumentParser) -> None:
+    """``--targets LIST``: the layers to adapt (read with ``parse_targets``); shared with ``flowtts eval
+    finetune``."""
+    p.add_argument(
+        "--targets",
+        default=None,
+        metavar="LIST",
+        help="comma-separated layers to adapt: attention, ffn, flow, input, or module-name patterns "
+        "(default: attention,ffn,flow)",
+    )
+
+
+def parse_targets(text: str) -> tuple[str, ...]:
+    """The ``FinetuneConfig.targets`` of a ``--targets`` value: its comma-separated names."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+# flags that only override the FinetuneConfig field of the same name
+_SETTINGS = (
+    "rank",
+    "alpha",
+    "steps",
+    "max_epochs",
+    "lr",
+    "batch_positions",
+    "valid_fraction",
+    "val_every",
+    "patience",
+    "min_minutes",
+    "max_clip_seconds",
+    "samples",
+    "seed",
+    "threads",
+)
 
 
 def config_from_args(args: argparse.Namespace):
     """The ``FinetuneConfig`` of the flags (defaults for the ones not given); bad values: one line."""
     from flowtts.finetune.config import FinetuneConfig
 
-    over = {
-        field: getattr(args, flag) for flag, field in _SETTINGS.items() if getattr(args, flag) is not None
-    }
+    over = {name: getattr(args, name) for name in _SETTINGS if getattr(args, name) is not None}
     if args.full:
         over["full"] = True
     if args.targets is not None:
-        over["targets"] = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+        over["targets"] = parse_targets(args.targets)
     return FinetuneConfig(**over)
 
 

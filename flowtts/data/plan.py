@@ -107,7 +107,8 @@ def _pick_voice(rng: random.Random, voices: list[VoiceSpec], cfg: SynthConfig) -
     return rng.choices(members, weights=vw)[0]
 
 
-def _draw_prosody(rng: random.Random, cfg: SynthConfig) -> Prosody:
+def draw_prosody(rng: random.Random, cfg: SynthConfig) -> Prosody:
+    """One utterance's prosody, drawn from the config's ranges (``cfg.prosody``) with ``rng``."""
     r = cfg.prosody
     return Prosody(
         rate=round(rng.uniform(*r.rate), 3),
@@ -163,7 +164,7 @@ def _lang_items(
             s = pool[n % len(pool)]
             use_held = split != "train" and held_voices and n % 2 == 1
             voice = _pick_voice(rng, held_voices if use_held else seen_voices, cfg)
-            prosody = _draw_prosody(rng, cfg)
+            prosody = draw_prosody(rng, cfg)
             est = len(s.text) * spc / prosody.rate
             items.append(
                 PlanItem(

@@ -28,14 +28,6 @@ from flowtts.errors import FlowTTSError
 from tests.model.helpers import make_tiny_model_dir
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tts(tmp_path_factory):
     root = make_tiny_model_dir(tmp_path_factory.mktemp("m") / "model")

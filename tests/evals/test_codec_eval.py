@@ -32,14 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny_config() -> CodecConfig:
     return CodecConfig(
         encoder=EncoderConfig(

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from evals.finetune_eval import (
     choose_reference,
@@ -25,32 +24,9 @@ from evals.finetune_eval import (
 from flowtts.cli import build_parser, main
 from flowtts.data.manifest import Utterance, write_manifest
 from flowtts.errors import FlowTTSError
+from tests.data.helpers import utterance
 from tests.data.test_synth import EN
 from tests.finetune.helpers import WORDS, short_model_dir, speech
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _row(uid: str, voice: str, split: str, seen: bool, duration: float, text: str, lang: str = "en"):
-    return Utterance(
-        id=uid,
-        audio=f"audio/{uid}.flac",
-        text=text,
-        normalized_text=text,
-        lang=lang,
-        voice=voice,
-        speaker_group=voice,
-        split=split,
-        seen_voice=seen,
-        duration=duration,
-        sample_rate=24000,
-    )
 
 
 def _sentence(k: int) -> str:
@@ -77,7 +53,7 @@ def _make_corpus(root: Path, voices=VOICES) -> Path:
             x = speech(10, 24000, seed=100 * vi + k)
             sf.write(root / "audio" / f"{uid}.flac", x, 24000)
             text = _sentence(100 * vi + (k % 12 if voice == "v-held" else k))
-            rows.append(_row(uid, voice, split, seen, len(x) / 24000, text, lang))
+            rows.append(utterance(uid, voice, split, seen, len(x) / 24000, text, lang))
     (root / "manifests").mkdir()
     write_manifest(root / "manifests" / "00000.jsonl", rows)
     return root
@@ -96,7 +72,7 @@ def model_dir(tmp_path_factory) -> Path:
 def _synthetic(durations: list[float], voice: str = "v", texts: list[str] | None = None) -> list[Utterance]:
     texts = texts or [f"sentence number {k}" for k in range(len(durations))]
     pairs = enumerate(zip(durations, texts, strict=True))
-    return [_row(f"u{k:03d}", voice, "test", False, d, t) for k, (d, t) in pairs]
+    return [utterance(f"u{k:03d}", voice, "test", False, d, t) for k, (d, t) in pairs]
 
 
 # --- partition ----------------------------------------------------------------------------------------------
@@ -419,7 +395,8 @@ def _keys(texts) -> set[str]:
 
 
 def test_render_minutes(espeak_corpus, model_dir, tmp_path, monkeypatch):
-    from evals.finetune_eval import add_rendered_clips, finetune_eval, render_markdown, render_voice_clips
+    from evals.finetune_eval import add_rendered_clips, finetune_eval, render_markdown
+    from evals.heldout_render import render_voice_clips
     from flowtts.data.manifest import iter_corpus, read_manifest
 
     monkeypatch.setenv("FLOWTTS_HOME", str(tmp_path / "home"))

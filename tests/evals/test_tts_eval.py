@@ -40,14 +40,6 @@ LONG = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _row(uid: str, voice: str, split: str, seen: bool = True, lang: str = "en", duration: float = 2.0, **kw):
     base = dict(
         audio=f"audio/{uid}.flac",
