@@ -17,6 +17,7 @@ from flowtts.cli import main
 from flowtts.data.manifest import Utterance, write_manifest
 from flowtts.release_build import BEGIN, END, voice_candidates
 from tests.codec.helpers import speechlike
+from tests.data.helpers import utterance
 from tests.model.helpers import make_tiny_model_dir
 
 HAND_WRITTEN = "# tiny — model card\n\nWritten by hand.\n"
@@ -55,18 +56,15 @@ def _codec_like(src: Path, dst: Path, phonemes=("a", "b", "c"), seed: int | None
 
 
 def _row(uid, lang, voice, engine, gender, seconds, split="train", seen=True) -> Utterance:
-    return Utterance(
-        id=uid,
+    return utterance(
+        uid,
+        voice,
+        split,
+        seen,
+        seconds,
+        f"Words of {uid}.",
+        lang,
         audio=f"audio/00000/{uid}.flac",
-        text=f"Words of {uid}.",
-        normalized_text=f"Words of {uid}.",
-        lang=lang,
-        voice=voice,
-        speaker_group=voice,
-        split=split,
-        seen_voice=seen,
-        duration=seconds,
-        sample_rate=24000,
         gender=gender,
         engine=engine,
         license=f"{engine} licence",
