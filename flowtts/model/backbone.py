@@ -8,7 +8,7 @@ the decode step of a batch is one matmul per layer whatever the mix of streams.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -101,6 +101,20 @@ class KVCache:
         return KVCache([t[idx] for t in self.k], [t[idx] for t in self.v], self.lengths[idx])
 
 
+@dataclass
+class AttentionProbe:
+    """Asks a training forward (no cache) for the attention probabilities of some heads, e.g. for
+    ``flowtts.model.guided_attention``: the first ``heads`` query heads of each layer in ``layers``.
+
+    The forward fills ``probs`` (layer → ``[B, heads, T, T]``, float32, causal) with tensors that keep their
+    graph, so a loss on them trains those heads' queries and keys. The attention output itself is unchanged.
+    """
+
+    layers: tuple[int, ...]
+    heads: int
+    probs: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
 class Attention(nn.Module):
     def __init__(self, config: BackboneConfig):
         super().__init__()
@@ -121,10 +135,12 @@ class Attention(nn.Module):
         cache: KVCache | None,
         layer: int,
         write_at: torch.Tensor | None,
+        probe: AttentionProbe | None = None,
     ) -> torch.Tensor:
         """``x`` ``[B, T, dim]``. Without a cache: causal self-attention over T (``mask`` None). With a
         cache: the T new keys/values are written at positions ``write_at`` ``[B, T]`` and the queries
-        attend over the whole buffer under ``mask`` ``[B, 1, T, capacity]``."""
+        attend over the whole buffer under ``mask`` ``[B, 1, T, capacity]``. A ``probe`` (no cache) that
+        names this layer gets its probed heads' probabilities."""
         b, t, _ = x.shape
         q = self.wq(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)  # [B, H, T, hd]
         k = self.wk(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)  # [B, KV, T, hd]
@@ -132,6 +148,8 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is None:
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+            if probe is not None and layer in probe.layers:
+                probe.probs[layer] = self._probs(q[:, : probe.heads], k)
         else:
             rows = torch.arange(b, device=x.device)[:, None].expand(b, t)  # [B, T]
             ck, cv = cache.k[layer], cache.v[layer]
@@ -141,6 +159,16 @@ class Attention(nn.Module):
                 q, ck.to(q.dtype), cv.to(q.dtype), attn_mask=mask, enable_gqa=True
             )
         return self.wo(out.transpose(1, 2).reshape(b, t, -1))
+
+    def _probs(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Causal softmax attention of the first heads ``q`` ``[B, h, T, hd]`` over keys ``k`` ``[B, KV, T, hd]``
+        (query head i reads key head i // (heads / kv_heads), as in the grouped-query SDPA): ``[B, h, T, T]``."""
+        group = self.heads // self.kv_heads
+        keys = k[:, [i // group for i in range(q.shape[1])]].float()  # [B, h, T, hd]
+        scores = q.float() @ keys.transpose(-1, -2) * self.head_dim**-0.5  # [B, h, T, T]
+        t = q.shape[2]
+        future = torch.ones(t, t, dtype=torch.bool, device=q.device).triu(1)
+        return scores.masked_fill(future, float("-inf")).softmax(-1)
 
 
 class SwiGLU(nn.Module):
@@ -162,8 +190,8 @@ class Block(nn.Module):
         self.ffn_norm = RMSNorm(config.dim, config.norm_eps)
         self.ffn = SwiGLU(config.dim, config.ffn_dim)
 
-    def forward(self, x, cos, sin, mask, cache, layer, write_at):
-        x = x + self.attn(self.attn_norm(x), cos, sin, mask, cache, layer, write_at)
+    def forward(self, x, cos, sin, mask, cache, layer, write_at, probe=None):
+        x = x + self.attn(self.attn_norm(x), cos, sin, mask, cache, layer, write_at, probe)
         return x + self.ffn(self.ffn_norm(x))
 
 
@@ -177,12 +205,17 @@ class Backbone(nn.Module):
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, probe: AttentionProbe | None = None
+    ) -> torch.Tensor:
         """Hidden states ``[B, T, dim]`` for inputs ``x`` ``[B, T, dim]``.
 
         Without a cache the T positions are a causal sequence starting at position 0 (training). With a
         cache each row's T new positions start at ``cache.lengths[b]`` and ``cache.lengths`` grows by T.
+        ``probe`` (training, no cache): records some heads' attention probabilities (``AttentionProbe``).
         """
+        if probe is not None and cache is not None:
+            raise ValueError("an attention probe works on a training forward (no cache)")
         b, t, _ = x.shape
         if cache is None:
             if t > self.config.max_positions:
@@ -205,7 +238,7 @@ class Backbone(nn.Module):
         cos = self.rope_cos[positions][:, None]  # [B, 1, T, hd/2]
         sin = self.rope_sin[positions][:, None]
         for i, block in enumerate(self.blocks):
-            x = block(x, cos, sin, mask, cache, i, write_at)
+            x = block(x, cos, sin, mask, cache, i, write_at, probe)
         if cache is not None:
             cache.lengths = cache.lengths + t
         return self.norm(x)

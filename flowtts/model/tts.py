@@ -9,6 +9,9 @@ at each generated frame f₁…f_T to the text vocabulary plus a blank, trained 
 utterance's text pieces (the ids after the language tag; no control tokens). Each frame's state must then
 say which text is being spoken, what teaches the monotonic alignment to the text directly. Generation never
 uses it and releases leave it out (``flowtts.release``).
+
+Optional, training only, no parameters: guided attention (``flowtts.model.guided_attention``), a diagonal
+prior on some heads' attention from the frames to the text.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from flowtts.errors import FlowTTSError
-from flowtts.model.backbone import Backbone, KVCache
+from flowtts.model.backbone import AttentionProbe, Backbone, KVCache
 from flowtts.model.config import TTSConfig
 from flowtts.model.flow import FlowMatching
 from flowtts.model.flow_head import VelocityNet
+from flowtts.model.guided_attention import GuidedAttention, guided_attention_loss
 
 IGNORE = -100
 TEXT_CTC_HEAD = "text_ctc_head."  # state_dict key prefix of the text-CTC head
@@ -50,8 +54,9 @@ class TTSBatch:
         return TTSBatch(**{k: None if v is None else v.to(device) for k, v in vars(self).items()})
 
 
-def text_ctc_positions(batch: TTSBatch) -> torch.Tensor:
-    """``[B, L]`` bool: the positions the text-CTC head reads, the target frames f₁…f_T of each example.
+def target_frame_positions(batch: TTSBatch) -> torch.Tensor:
+    """``[B, L]`` bool: the target frames f₁…f_T of each example (what the text-CTC head reads, and the
+    queries of guided attention).
 
     Those are the frame positions with a target (f_i predicts f_{i+1}, f_T predicts END); the voice prompt's
     frames predict nothing and the last ``<begin_audio>`` (which predicts f₁) is no frame, so neither is in.
@@ -61,12 +66,13 @@ def text_ctc_positions(batch: TTSBatch) -> torch.Tensor:
 
 @dataclass
 class TTSLoss:
-    total: torch.Tensor  # scalar: semantic + flow_weight · flow (+ ctc_weight · text_ctc when on)
+    total: torch.Tensor  # scalar: semantic + flow_weight · flow (+ ctc_weight · text_ctc, guide.weight · guided)
     semantic: torch.Tensor  # cross-entropy of the next semantic id (incl. END)
     flow: torch.Tensor  # flow-matching MSE of the next acoustic latent
     semantic_accuracy: torch.Tensor  # top-1 accuracy of the next id (no grad)
     end_accuracy: torch.Tensor  # accuracy at the positions whose target is END (no grad)
     text_ctc: torch.Tensor  # text-CTC loss of the frames' states (0 when off: ctc_weight 0)
+    guided: torch.Tensor  # guided-attention loss of the guided heads (0 when off)
 
 
 class TTSModel(nn.Module):
@@ -114,8 +120,11 @@ class TTSModel(nn.Module):
         """``[..., dim]`` -> ``[..., K + 1]`` (index K = END_AUDIO)."""
         return F.linear(hidden, self.semantic_embedding.weight, self.semantic_bias)
 
-    def hidden(self, batch: TTSBatch, cache: KVCache | None = None) -> torch.Tensor:
-        return self.backbone(self.embed(batch.tokens, batch.is_frame, batch.semantic, batch.acoustic), cache)
+    def hidden(
+        self, batch: TTSBatch, cache: KVCache | None = None, probe: AttentionProbe | None = None
+    ) -> torch.Tensor:
+        x = self.embed(batch.tokens, batch.is_frame, batch.semantic, batch.acoustic)
+        return self.backbone(x, cache, probe)
 
     @property
     def text_ctc_blank(self) -> int:
@@ -123,7 +132,7 @@ class TTSModel(nn.Module):
         return self.config.text_vocab_size
 
     def text_ctc_loss(self, hidden: torch.Tensor, batch: TTSBatch) -> torch.Tensor:
-        """CTC of the text pieces from the head's outputs at the target frames (``text_ctc_positions``).
+        """CTC of the text pieces from the head's outputs at the target frames (``target_frame_positions``).
 
         ``hidden`` ``[B, L, dim]``. Float32 log-probabilities; ``reduction="mean"``: each example's loss is
         divided by its number of text pieces, then averaged over the batch (a per-piece loss, comparable
@@ -134,7 +143,7 @@ class TTSModel(nn.Module):
             raise FlowTTSError("text-CTC loss: the model has no text-CTC head (model config text_ctc is off)")
         if batch.text is None or batch.text_lengths is None:
             raise FlowTTSError("text-CTC loss: the batch has no text targets (text, text_lengths)")
-        mask = text_ctc_positions(batch)  # [B, L]
+        mask = target_frame_positions(batch)  # [B, L]
         lengths = mask.sum(1)  # [B] frames per example
         b, t = mask.shape[0], int(lengths.max())
         if t == 0:  # no frames at all: a zero loss that still reaches the head (DDP expects its grads)
@@ -155,8 +164,16 @@ class TTSModel(nn.Module):
             zero_infinity=True,
         )
 
-    def forward(self, batch: TTSBatch, flow_weight: float = 1.0, ctc_weight: float = 0.0) -> TTSLoss:
-        h = self.hidden(batch)  # [B, L, dim]
+    def forward(
+        self,
+        batch: TTSBatch,
+        flow_weight: float = 1.0,
+        ctc_weight: float = 0.0,
+        guide: GuidedAttention | None = None,
+    ) -> TTSLoss:
+        guided_on = guide is not None and guide.weight > 0
+        probe = AttentionProbe(guide.layers, guide.heads) if guided_on else None
+        h = self.hidden(batch, probe=probe)  # [B, L, dim]
         logits = self.semantic_logits(h)  # [B, L, K+1]
         target = batch.target_semantic
         semantic_loss = F.cross_entropy(logits.flatten(0, 1).float(), target.flatten(), ignore_index=IGNORE)
@@ -169,6 +186,14 @@ class TTSModel(nn.Module):
             total = total + ctc_weight * text_ctc
         else:
             text_ctc = torch.zeros((), device=h.device)
+        if probe is not None:
+            if batch.text_lengths is None:
+                raise FlowTTSError("guided attention: the batch has no text_lengths")
+            frames = target_frame_positions(batch)
+            guided = guided_attention_loss(probe.probs, frames, batch.text_lengths, guide.sigma)
+            total = total + guide.weight * guided
+        else:
+            guided = torch.zeros((), device=h.device)
         with torch.no_grad():
             correct = (logits.argmax(-1) == target) & predicting
             accuracy = correct.sum() / predicting.sum().clamp_min(1)
@@ -181,4 +206,5 @@ class TTSModel(nn.Module):
             semantic_accuracy=accuracy,
             end_accuracy=end_accuracy,
             text_ctc=text_ctc,
+            guided=guided,
         )

@@ -2,6 +2,7 @@
 
     [train]       steps, optimiser, loss weights, cadence
     [train.data]  batch size in positions, prompt lengths (flowtts.training.tts_data.DataConfig)
+    [train.guided_attention]  the optional alignment prior (flowtts.model.guided_attention.GuidedAttention)
     [model.*]     the architecture (flowtts.model.config.TTSConfig: backbone, flow, sampling)
 
 Unknown keys are an error.
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from flowtts.errors import FlowTTSError
 from flowtts.model.config import TTSConfig
+from flowtts.model.guided_attention import GuidedAttention
 from flowtts.training.config_file import read_train_toml
 from flowtts.training.tts_data import DataConfig
 
@@ -36,6 +38,9 @@ class TTSTrainConfig:
     # > 0: the text-CTC loss of the frames' backbone states (flowtts.model.tts), weighted into the total;
     # turns on the model's text-CTC head (model text_ctc), also when resuming a run trained without it
     ctc_weight: float = 0.0
+    # a diagonal prior on some heads' attention to the text (weight 0: off); like ctc_weight it can be turned
+    # on when a run is resumed (it has no parameters)
+    guided_attention: GuidedAttention = field(default_factory=GuidedAttention)
     log_every: int = 25
     val_every: int = 1000
     val_samples: int = 4  # utterances synthesised to disk at each validation
@@ -44,6 +49,10 @@ class TTSTrainConfig:
     seed: int = 0
     threads: int = 0
     bf16: bool = False  # autocast the backbone to bfloat16 (CUDA; on CPU it is usually slower)
+
+    def __post_init__(self) -> None:
+        backbone = self.model.backbone
+        self.guided_attention.validate(backbone.layers, backbone.heads)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -64,6 +73,15 @@ class TTSTrainConfig:
                 kwargs[key] = DataConfig(
                     **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
                 )
+            elif key == "guided_attention":
+                unknown = set(value) - {f.name for f in fields(GuidedAttention)}
+                if unknown:
+                    raise FlowTTSError(
+                        f"training config: unknown keys {sorted(unknown)} in [train.guided_attention]"
+                    )
+                kwargs[key] = GuidedAttention(
+                    **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+                )
             elif key in names:
                 kwargs[key] = tuple(value) if isinstance(value, list) else value
             else:
@@ -75,7 +93,7 @@ class TTSTrainConfig:
         d = read_train_toml(path, "model")
         try:
             return cls.from_dict(d)
-        except (TypeError, ValueError) as e:
+        except (FlowTTSError, TypeError, ValueError) as e:
             raise FlowTTSError(f"{path}: {e}") from e
 
     def dumps(self) -> str:

@@ -247,7 +247,9 @@ def train_tts(
                         group["lr"] = lr
                     model.train()
                     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=config.bf16):
-                        loss = ddp_model(batch.to(dev), config.flow_weight, config.ctc_weight)
+                        loss = ddp_model(
+                            batch.to(dev), config.flow_weight, config.ctc_weight, config.guided_attention
+                        )
                     optim.zero_grad(set_to_none=True)
                     loss.total.backward()
                     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip))
@@ -260,6 +262,7 @@ def train_tts(
                         "accuracy": loss.semantic_accuracy.item(),
                         "end_accuracy": loss.end_accuracy.item(),
                         "text_ctc": loss.text_ctc.item(),
+                        "guided": loss.guided.item(),
                         "grad_norm": grad_norm,
                         "lr": lr,
                     }
@@ -268,9 +271,11 @@ def train_tts(
                     meter["n"] = meter.get("n", 0) + 1
                     if bar is not None:
                         bar.update(1)
-                        ctc = {"ctc": f"{logs['text_ctc']:.3f}"} if config.ctc_weight > 0 else {}
+                        extra = {"ctc": f"{logs['text_ctc']:.3f}"} if config.ctc_weight > 0 else {}
+                        if config.guided_attention.weight > 0:
+                            extra["guided"] = f"{logs['guided']:.3f}"
                         bar.set_postfix(
-                            sem=f"{logs['semantic']:.3f}", flow=f"{logs['flow']:.3f}", **ctc, refresh=False
+                            sem=f"{logs['semantic']:.3f}", flow=f"{logs['flow']:.3f}", **extra, refresh=False
                         )
                     if d.main and step % config.log_every == 0:
                         n = meter.pop("n")
@@ -313,8 +318,8 @@ def _validation_loss(model: TTSModel, data: TTSDataset, config: TTSTrainConfig, 
             if k >= 8:
                 break
             torch.manual_seed(k)  # the same flow noise and times at every validation
-            loss = model(batch.to(dev), config.flow_weight, config.ctc_weight)
-            for name in ("semantic", "flow", "semantic_accuracy", "end_accuracy", "text_ctc"):
+            loss = model(batch.to(dev), config.flow_weight, config.ctc_weight, config.guided_attention)
+            for name in ("semantic", "flow", "semantic_accuracy", "end_accuracy", "text_ctc", "guided"):
                 sums[name] = sums.get(name, 0.0) + getattr(loss, name).item()
             n += 1
     return {f"valid_{k}": v / max(1, n) for k, v in sums.items()}

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from flowtts.data.frames_store import UtteranceFrames
 from flowtts.data.manifest import Utterance
 from flowtts.errors import FlowTTSError
-from flowtts.model.tts import IGNORE, TTSBatch, TTSModel, text_ctc_positions
+from flowtts.model.tts import IGNORE, TTSBatch, TTSModel, target_frame_positions
 from flowtts.text.tokenizer import SpecialIds
 from flowtts.training.tts_config import TTSTrainConfig
 from flowtts.training.tts_data import DataConfig, TTSBatchSampler, TTSDataset
@@ -116,7 +116,7 @@ def test_batches_hold_the_text_pieces_and_the_ctc_reads_exactly_the_target_frame
     assert batch.text is not None and batch.text_lengths is not None
     assert batch.text_lengths.tolist() == [len(pieces)] * len(data)
     assert batch.text[:, : len(pieces)].tolist() == [pieces] * len(data)
-    mask = text_ctc_positions(batch)
+    mask = target_frame_positions(batch)
     for k in range(len(data)):
         frames = batch.is_frame[k].nonzero().flatten().tolist()
         t = len(data.examples[k].frames.semantic)
@@ -141,10 +141,10 @@ def test_the_text_ctc_gradient_reaches_only_the_target_frames() -> None:
     loss.backward()
     assert h.grad is not None
     touched = h.grad.abs().sum(-1) > 0  # [B, L]
-    assert torch.equal(touched, text_ctc_positions(batch))
+    assert torch.equal(touched, target_frame_positions(batch))
     # the definition: F.ctc_loss of the head's float32 log-probabilities, blank last, mean per text piece
     k = 1
-    frames = text_ctc_positions(batch)[k]
+    frames = target_frame_positions(batch)[k]
     lp = model.text_ctc_head(h[k, frames]).float().log_softmax(-1)[:, None]  # [T, 1, V+1]
     n = int(batch.text_lengths[k])
     one = F.ctc_loss(lp, batch.text[k : k + 1, :n], [lp.shape[0]], [n], blank=config.text_vocab_size)

@@ -302,6 +302,30 @@ def test_an_architecture_change_on_resume_is_one_error_line(
     assert (out / "log.jsonl").read_text() == before
 
 
+GUIDE = "\n[train.guided_attention]\nweight = 1.0\nlayers = [1]\nheads = 2\n"
+
+
+def test_a_run_resumes_with_guided_attention_and_logs_it(inputs, first_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    shutil.copytree(first_run, out)
+    assert all(r["guided"] == 0 for r in log_rows(out) if r["kind"] == "train")
+    config = write_config(tmp_path / "tts.toml", extra_train=GUIDE)
+    assert train(inputs, config, out, "--steps", str(STEPS + 2)) == 0
+    rows = [r for r in log_rows(out) if r["step"] > STEPS]
+    assert [(r["kind"], r["step"]) for r in rows] == [("train", STEPS + 1), ("train", STEPS + 2), ("valid", STEPS + 2)]
+    assert all(0 < r["guided"] <= 1 for r in rows[:2]) and 0 < rows[2]["valid_guided"] <= 1
+    saved = json.loads((out / "checkpoints" / f"step-{STEPS + 2:08d}" / "state.json").read_text())
+    assert saved["config"]["guided_attention"] == {"weight": 1.0, "sigma": 0.2, "layers": [1], "heads": 2}
+
+
+def test_a_guide_outside_the_backbone_is_one_error_line(inputs, tmp_path: Path, capsys) -> None:
+    config = write_config(tmp_path / "tts.toml", extra_train=GUIDE.replace("[1]", "[2]"))  # 2 layers: 0, 1
+    capsys.readouterr()
+    assert train(inputs, config, tmp_path / "run") == 2
+    one_error_line(capsys, "guided_attention layers")
+    assert not (tmp_path / "run").exists()
+
+
 def test_another_codec_on_resume_is_one_error_line(inputs, first_run: Path, tmp_path: Path, capsys) -> None:
     from codec.quantizers.vq import VQConfig
 
@@ -353,8 +377,9 @@ def test_validation_leaves_the_global_rng_alone(inputs) -> None:
         "valid_semantic_accuracy",
         "valid_end_accuracy",
         "valid_text_ctc",
+        "valid_guided",
     }
-    assert first["valid_text_ctc"] == 0  # ctc_weight 0: off
+    assert first["valid_text_ctc"] == 0 and first["valid_guided"] == 0  # ctc_weight 0, no guide: off
 
 
 @pytest.mark.parametrize(
