@@ -12,24 +12,21 @@ frame inputs, conv histories and pending overlap-add tail in; final samples and 
 stream's first piece runs eagerly, so only steady-state shapes are traced; each shape is traced on
 first use (about a second) and cached.
 
-The graphs hold a copy of the weights taken when they were traced; ``TracedSteps`` checks the version
-counters of the decoder's parameters on every call and retraces after any in-place change (an
-optimizer step), so a stale graph can never be used. Results equal the eager path to float tolerance
+The graph cache, its staleness check (a graph is dropped after any in-place change of the weights) and
+the eager fallback are ``codec.traced.TracedGraphs``. Results equal the eager path to float tolerance
 (tested with the streamed == one-shot tests).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
-import torch
 from torch import nn
+
+from codec.traced import TracedGraphs
 
 if TYPE_CHECKING:
     from codec.decoder import Decoder
-
-MAX_CACHED_SHAPES = 64  # serve's continuous batching sees batch sizes 1..max-streams; keep each traced once
 
 
 class _Core(nn.Module):
@@ -45,46 +42,15 @@ class _Core(nn.Module):
         return self.fn(*args)
 
 
-class TracedSteps:
-    """Per-shape traced and frozen decoder step functions; ``None`` from ``__call__`` means "run eagerly"."""
+class TracedSteps(TracedGraphs):
+    """The decoder's traced step functions: ``traced("windowed" | "steady", *args)`` -> that function's
+    outputs (lists as lists), or ``None``: run eagerly."""
 
     def __init__(self, decoder: Decoder):
-        self._decoder = decoder  # a plain object, not a module: nothing here enters the state_dict
-        self._graphs: dict[tuple, torch.jit.ScriptModule] = {}
-        self._versions: tuple[int, ...] = ()
-        self._failed = False
-
-    def _weights_version(self) -> tuple[int, ...]:
-        return tuple(p._version for p in self._decoder.parameters())
+        super().__init__(decoder, lambda kind: _Core(decoder, kind), "decoder steps")
 
     def __call__(self, kind: str, *args) -> tuple | None:
-        """``kind`` is ``windowed`` or ``steady``; ``args`` that function's tensors (lists allowed)."""
-        decoder = self._decoder
-        if self._failed or decoder.training or torch.is_grad_enabled():
+        out = super().__call__(kind, *args)
+        if out is None:
             return None
-        version = self._weights_version()
-        if version != self._versions:
-            self._graphs.clear()
-            self._versions = version
-        key = (kind, *(_shape_key(a) for a in args))
-        graph = self._graphs.get(key)
-        if graph is None:
-            if len(self._graphs) >= MAX_CACHED_SHAPES:
-                return None
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # TracerWarnings about Python ints from shapes: expected
-                    traced = torch.jit.trace(_Core(decoder, kind).eval(), args, check_trace=False)
-                    graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-            except Exception as e:  # noqa: BLE001 - an unsupported platform falls back to eager, once
-                warnings.warn(f"traced decoder steps unavailable, decoding eagerly: {e}", stacklevel=2)
-                self._failed = True
-                return None
-            self._graphs[key] = graph
-        return tuple(list(o) if isinstance(o, (list, tuple)) else o for o in graph(*args))
-
-
-def _shape_key(a) -> tuple:
-    if isinstance(a, torch.Tensor):
-        return (tuple(a.shape), a.dtype, a.device)
-    return tuple(_shape_key(t) for t in a)
+        return tuple(list(o) if isinstance(o, (list, tuple)) else o for o in out)

@@ -5,7 +5,8 @@
 
 or ``flowtts eval bench --model DIR --out reports``. On CPU, batch 1, ``torch.set_num_threads(2)`` (the
 design's 2-core target machine; the previous setting is restored), one fixed voice (resolved once, so its
-prefix is cached as in a warm server):
+prefix is cached as in a warm server), after ``TTS.warm_up`` (as a server starts: the traced single-stream
+generator steps and codec decoder graphs are on):
 
 - **Real-time factor** of ``tts.synthesize`` on a text of about 10 s of speech: wall time / audio duration,
   median of ``runs`` runs after one warm-up run (target ≤ 0.1).
@@ -128,7 +129,8 @@ def benchmark(
     torch.set_num_threads(threads)
     load_before = _load_average()
     try:
-        warm = tts.synthesize(text, **kw)  # warm-up: allocations, the voice prefix cache
+        tts.warm_up(v, lang)  # what a server does at start: traced generator and decoder steps
+        warm = tts.synthesize(text, **kw)  # warm-up: allocations, the voice prefix cache, this text's shapes
         walls, durations, timings, in_frames = [], [], [], []
         for _ in range(runs):
             t0 = time.perf_counter()

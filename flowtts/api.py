@@ -373,11 +373,13 @@ class TTS:
         return next(self.codec.parameters()).device
 
     def warm_up(self, voice: Voice | str | None = None, lang: str = "en", max_streams: int = 1) -> None:
-        """Pays the first-call costs before a user waits for them (what a server does at start): one
-        short synthesis, and traced codec decoder graphs (faster per frame) for up to ``max_streams``
-        streams decoded together."""
+        """Pays the first-call costs before a user waits for them (what a server does at start): turns on
+        the generator's traced single-stream steps (``flowtts.generation.traced``) and builds them with one
+        short synthesis, and builds traced codec decoder graphs (faster per frame) for up to
+        ``max_streams`` streams decoded together."""
         from codec.streaming import warm_up
 
+        self.generator.trace_steps()
         self.synthesize("Hello.", voice=voice, lang=lang, seed=0)
         warm_up(self.codec, max_streams)
 

@@ -23,16 +23,21 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from codec.config import CodecConfig
 from codec.frames import Frames
 from flowtts.adapters.lora import AdapterSet
-from flowtts.model.backbone import KVCache
+from flowtts.model.backbone import CAPACITY_STEP, KVCache
 from flowtts.model.config import SamplingConfig
+from flowtts.model.flow import snap_to_grid
 from flowtts.model.sequence import Segment
 from flowtts.model.tts import TTSModel
+
+if TYPE_CHECKING:
+    from flowtts.generation.traced import TracedGeneration
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,15 @@ class Generator:
         self.config = model.config
         self.device = next(model.parameters()).device
         self.adapters = AdapterSet.of(model)
+        self.traced: TracedGeneration | None = None  # after trace_steps()
+
+    def trace_steps(self) -> None:
+        """Runs single-stream steps through traced, frozen graphs from now on (``flowtts.generation.traced``:
+        the same frames, faster per frame; each new shape costs about half a second once)."""
+        from flowtts.generation.traced import TracedGeneration
+
+        if self.traced is None:
+            self.traced = TracedGeneration(self.model)
 
     @torch.no_grad()
     def _run(self, segment: Segment, cache: KVCache, adapter: str | None = None) -> torch.Tensor:
@@ -176,7 +190,8 @@ class Generator:
     def prefill_voice(self, prefix: Segment, adapter: str | None = None) -> VoicePrefix:
         """Runs a voice prefix once (under ``adapter``, a name in the model's ``AdapterSet``); the result is
         shared (copied) by every request with this voice and adapter."""
-        cache = KVCache.empty(self.config.backbone, 1, prefix.length + 256, self.device, torch.float32)
+        capacity = -(-(prefix.length + 256) // CAPACITY_STEP) * CAPACITY_STEP
+        cache = KVCache.empty(self.config.backbone, 1, capacity, self.device, torch.float32)
         self._run(prefix, cache, adapter)
         return VoicePrefix(cache=cache, length=prefix.length, adapter=adapter)
 
@@ -241,9 +256,18 @@ class Generator:
             noise = torch.stack(
                 [torch.randn(self.config.acoustic_dim, generator=batch.streams[i].rng) for i in rows]
             ).to(self.device)
+            semantic = ids[rows].to(self.device)
+            fast = (
+                self.traced.flow(batch.hidden[rows], semantic, steps, cfg, solver, noise)
+                if self.traced
+                else None
+            )
+            if fast is not None:
+                acoustic[rows] = snap_to_grid(fast, self.config.fsq_levels).cpu()
+                continue
             with self.adapters.route([batch.streams[i].request.adapter for i in rows]):
                 acoustic[rows] = self.model.flow.sample(
-                    batch.hidden[rows], ids[rows].to(self.device), steps, cfg, solver, noise
+                    batch.hidden[rows], semantic, steps, cfg, solver, noise
                 ).cpu()
         out = FrameStep(
             tags=[s.request.tag for s in batch.streams],
@@ -267,6 +291,10 @@ class Generator:
             ids[running][:, None].to(self.device),
             acoustic[running][:, None].to(self.device),
         )
+        fast = self.traced.backbone_step(x, rest.cache) if self.traced else None
+        if fast is not None:
+            rest.hidden = fast
+            return out, rest
         with self.adapters.route([s.request.adapter for s in rest.streams]):
             rest.hidden = self.model.backbone(x, rest.cache)[:, -1]
         return out, rest

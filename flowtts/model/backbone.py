@@ -42,6 +42,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return out.to(x.dtype)
 
 
+CAPACITY_STEP = 256  # a cache grows to multiples of this: few distinct shapes (flowtts.generation.traced)
+
+
 @dataclass
 class KVCache:
     """Keys and values of every layer for a batch of rows, preallocated to ``capacity`` positions.
@@ -71,10 +74,11 @@ class KVCache:
         return self.k[0].shape[0]
 
     def ensure_capacity(self, needed: int) -> None:
-        """Grows every layer's buffers (doubling) so that ``needed`` positions fit."""
+        """Grows every layer's buffers (doubling, to a multiple of ``CAPACITY_STEP``) so that ``needed``
+        positions fit."""
         if needed <= self.capacity:
             return
-        new = max(needed, 2 * self.capacity)
+        new = -(-max(needed, 2 * self.capacity) // CAPACITY_STEP) * CAPACITY_STEP
         pad = new - self.capacity
         self.k = [F.pad(t, (0, 0, 0, pad)) for t in self.k]
         self.v = [F.pad(t, (0, 0, 0, pad)) for t in self.v]
@@ -161,8 +165,8 @@ class Attention(nn.Module):
         return self.wo(out.transpose(1, 2).reshape(b, t, -1))
 
     def _probs(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """Causal softmax attention of the first heads ``q`` ``[B, h, T, hd]`` over keys ``k`` ``[B, KV, T, hd]``
-        (query head i reads key head i // (heads / kv_heads), as in the grouped-query SDPA): ``[B, h, T, T]``."""
+        """Causal softmax attention ``[B, h, T, T]`` of the first heads ``q`` ``[B, h, T, hd]`` over the
+        keys ``k`` ``[B, KV, T, hd]`` (query head i reads key head i // (heads / kv_heads), as in GQA)."""
         group = self.heads // self.kv_heads
         keys = k[:, [i // group for i in range(q.shape[1])]].float()  # [B, h, T, hd]
         scores = q.float() @ keys.transpose(-1, -2) * self.head_dim**-0.5  # [B, h, T, T]

@@ -42,7 +42,9 @@ class GuidedAttention:
         if not self.sigma > 0:
             raise FlowTTSError(f"guided_attention sigma {self.sigma}: must be more than 0")
         if not self.layers or any(not 0 <= i < layers for i in self.layers):
-            raise FlowTTSError(f"guided_attention layers {list(self.layers)}: each must be in 0..{layers - 1}")
+            raise FlowTTSError(
+                f"guided_attention layers {list(self.layers)}: each must be in 0..{layers - 1}"
+            )
         if not 1 <= self.heads <= heads:
             raise FlowTTSError(f"guided_attention heads {self.heads}: must be in 1..{heads}")
 

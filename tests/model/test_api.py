@@ -121,3 +121,14 @@ def test_a_voice_named_by_string_is_loaded_once_and_reloaded_when_its_file_chang
 def test_the_voice_prompt_is_computed_once_for_a_voice_named_by_string(tts) -> None:
     name = tts.list_voices()[0]
     assert tts._prefix(tts.get_voice(name)) is tts._prefix(tts.get_voice(name))
+
+
+def test_warm_up_turns_on_the_traced_steps_and_the_audio_stays_the_same(tmp_path) -> None:
+    root = make_tiny_model_dir(tmp_path / "model")
+    tts = flowtts.load(root, voices_dir=str(tmp_path / "voices"))
+    eager = tts.synthesize("Hello there.", seed=5)
+    tts.warm_up()
+    assert tts.generator.traced is not None and len(tts.generator.traced.graphs) >= 2
+    traced = tts.synthesize("Hello there.", seed=5)
+    assert traced.samples.shape == eager.samples.shape
+    assert np.allclose(traced.samples, eager.samples, atol=1e-4)

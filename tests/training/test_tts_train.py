@@ -312,7 +312,11 @@ def test_a_run_resumes_with_guided_attention_and_logs_it(inputs, first_run: Path
     config = write_config(tmp_path / "tts.toml", extra_train=GUIDE)
     assert train(inputs, config, out, "--steps", str(STEPS + 2)) == 0
     rows = [r for r in log_rows(out) if r["step"] > STEPS]
-    assert [(r["kind"], r["step"]) for r in rows] == [("train", STEPS + 1), ("train", STEPS + 2), ("valid", STEPS + 2)]
+    assert [(r["kind"], r["step"]) for r in rows] == [
+        ("train", STEPS + 1),
+        ("train", STEPS + 2),
+        ("valid", STEPS + 2),
+    ]
     assert all(0 < r["guided"] <= 1 for r in rows[:2]) and 0 < rows[2]["valid_guided"] <= 1
     saved = json.loads((out / "checkpoints" / f"step-{STEPS + 2:08d}" / "state.json").read_text())
     assert saved["config"]["guided_attention"] == {"weight": 1.0, "sigma": 0.2, "layers": [1], "heads": 2}
