@@ -69,7 +69,9 @@ class TracedGraphs:
                     traced = torch.jit.trace(self._build(kind).eval(), args, check_trace=False)
                     graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
             except Exception as e:  # noqa: BLE001 - an unsupported platform falls back to eager, once
-                warnings.warn(f"traced {self._what} unavailable, running eagerly: {str(e)[:300]}", stacklevel=2)
+                warnings.warn(
+                    f"traced {self._what} unavailable, running eagerly: {str(e)[:300]}", stacklevel=2
+                )
                 self._failed = True
                 return None
             finally:

@@ -380,6 +380,8 @@ class TTS:
         from codec.streaming import warm_up
 
         self.generator.trace_steps()
+        sampling = self.config.sampling
+        self.generator.traced.warm_up_flow(sampling.steps, sampling.cfg, max_streams)
         self.synthesize("Hello.", voice=voice, lang=lang, seed=0)
         warm_up(self.codec, max_streams)
 

@@ -12,10 +12,12 @@ staleness check, eager fallback):
   Shapes include the cache's capacity, which ``KVCache`` keeps to multiples of ``CAPACITY_STEP``, so the
   requests of one voice share a few graphs.
 
-Only batches of one stream take them (a server's batches change size every few steps and would pay a trace,
-about half a second, for each new size), and only a model without attached adapters (voice packs route
-rows at run time). ``Generator.trace_steps()`` turns them on; ``TTS.warm_up`` does, as servers and the
-benchmark do. Outputs equal the eager path to float tolerance (tests/model/test_traced_generation.py).
+The flow graph takes batches of any size, padded to a power of two (a server's 1…16 streams share five
+graphs, built by ``TTS.warm_up``); the backbone graph only batches of one stream (its shapes include the
+cache's, and a server's batches change size every few steps: each new shape would cost a trace, about half a
+second). Neither is used by a model with attached adapters (voice packs route rows at run time).
+``Generator.trace_steps()`` turns them on; ``TTS.warm_up`` does, as servers and the benchmark do. Outputs
+equal the eager path to float tolerance (tests/model/test_traced_generation.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from codec.traced import TracedGraphs
 from flowtts.model.backbone import Backbone, KVCache
 from flowtts.model.flow_head import VelocityNet
 from flowtts.model.tts import TTSModel
+
+MAX_FLOW_ROWS = 64  # larger batches run the flow head eagerly
 
 
 class _EulerSampler(nn.Module):
@@ -83,10 +87,10 @@ class TracedGeneration:
         _, steps, cfg = kind.split("/")
         return _EulerSampler(self.model.velocity_net, int(steps), float(cfg))
 
-    def _usable(self, rows: int) -> bool:
+    def _no_adapters(self) -> bool:
         from flowtts.adapters.lora import AdapterSet
 
-        return rows == 1 and len(AdapterSet.of(self.model)) == 0
+        return len(AdapterSet.of(self.model)) == 0
 
     def flow(
         self,
@@ -97,10 +101,36 @@ class TracedGeneration:
         solver: str,
         noise: torch.Tensor,
     ) -> torch.Tensor | None:
-        """Unsnapped x₁ ``[N, D]`` (``FlowMatching.sample(..., snap=False)``), or ``None``."""
-        if solver != "euler" or not self._usable(h.shape[0]):
+        """Unsnapped x₁ ``[N, D]`` (``FlowMatching.sample(..., snap=False)``), or ``None``.
+
+        Rows are padded to the next power of two (zeros; their results are dropped), so a server's batches of
+        1…16 streams share 5 graphs (``warm_up_flow`` builds them)."""
+        n = h.shape[0]
+        if solver != "euler" or n > MAX_FLOW_ROWS or not self._no_adapters():
             return None
-        return self.graphs(f"flow/{steps}/{float(cfg)!r}", noise, h, semantic)
+        padded = 1 << (n - 1).bit_length()
+        if padded != n:
+            extra = padded - n
+            h = torch.cat([h, h.new_zeros(extra, h.shape[1])])
+            semantic = torch.cat([semantic, semantic.new_zeros(extra)])
+            noise = torch.cat([noise, noise.new_zeros(extra, noise.shape[1])])
+        x1 = self.graphs(f"flow/{steps}/{float(cfg)!r}", noise, h, semantic)
+        return None if x1 is None else x1[:n]
+
+    def warm_up_flow(self, steps: int, cfg: float, max_rows: int) -> None:
+        """Builds the flow graphs of ``steps`` and ``cfg`` for every padded batch size up to ``max_rows``."""
+        config = self.model.config
+        device = next(self.model.parameters()).device
+        rows = 1
+        with torch.no_grad():
+            while True:
+                h = torch.zeros(rows, config.backbone.dim, device=device)
+                semantic = torch.zeros(rows, dtype=torch.long, device=device)
+                noise = torch.zeros(rows, config.acoustic_dim, device=device)
+                self.flow(h, semantic, steps, cfg, "euler", noise)
+                if rows >= min(max_rows, MAX_FLOW_ROWS):
+                    break
+                rows *= 2
 
     def backbone_step(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor | None:
         """The state ``[B, dim]`` of one new position ``x`` ``[B, 1, dim]`` appended to ``cache`` (whose
@@ -108,7 +138,7 @@ class TracedGeneration:
         end = int(cache.lengths.max()) + 1
         if x.shape[1] != 1 or end > cache.capacity or end > self.model.config.backbone.max_positions:
             return None  # growth and the length error stay with the eager path
-        if not self._usable(x.shape[0]):
+        if x.shape[0] != 1 or not self._no_adapters():
             return None
         h = self.graphs("backbone", x, cache.k, cache.v, cache.lengths)
         if h is not None:

@@ -33,16 +33,35 @@ def test_a_traced_stream_gives_the_eager_streams_frames() -> None:
     assert kinds == {"backbone", "flow/4/1.2", "flow/3/1.0"}  # the traced graphs did the work
 
 
-def test_batches_other_solvers_and_training_run_eagerly() -> None:
+def test_a_batch_takes_the_padded_flow_graph_and_gives_the_eager_frames() -> None:
+    def three(gen: Generator) -> dict:
+        return run(gen, [request(gen, [4, 20 + k], tag=k, min_frames=5, max_frames=6) for k in range(3)])
+
+    eager, traced = Generator(model()), Generator(model())
+    traced.trace_steps()
+    a, b = three(eager), three(traced)
+    for k in range(3):
+        assert_same(a[k], b[k])
+    shapes = {key[0]: key[1][0][0] for key in traced.traced.graphs._graphs}  # kind -> rows of the noise
+    assert shapes == {"flow/4/1.2": 4}  # 3 rows padded to 4; the backbone of a batch runs eagerly
+
+
+def test_other_solvers_adapters_and_training_run_eagerly() -> None:
     gen = Generator(model())
     gen.trace_steps()
-    gen_requests = [request(gen, [4, 20], tag=t, max_frames=4) for t in "ab"]
-    run(gen, gen_requests)  # two streams: eager
     frames(gen, params=SamplingParams(steps=4, solver="midpoint", seed=1))  # the flow: eager
     assert {key[0] for key in gen.traced.graphs._graphs} == {"backbone"}
     with torch.enable_grad():
         x = torch.zeros(1, 1, gen.config.backbone.dim)
-        assert gen.traced.backbone_step(x, KVCache.empty(gen.config.backbone, 1, 8, "cpu", torch.float32)) is None
+        cache = KVCache.empty(gen.config.backbone, 1, 8, "cpu", torch.float32)
+        assert gen.traced.backbone_step(x, cache) is None
+
+
+def test_warm_up_flow_builds_every_padded_size() -> None:
+    gen = Generator(model())
+    gen.trace_steps()
+    gen.traced.warm_up_flow(8, 1.2, max_rows=5)
+    assert sorted(key[1][0][0] for key in gen.traced.graphs._graphs) == [1, 2, 4, 8]
 
 
 def test_a_weight_change_drops_the_graphs() -> None:
