@@ -197,8 +197,13 @@ class Generator:
 
     @torch.no_grad()
     def start(self, requests: list[StreamRequest]) -> GenerationBatch:
-        """Prefills each request's text after its voice prefix and returns a batch ready to ``step``."""
-        streams, caches, hidden = [], [], []
+        """Prefills each request's text after its voice prefix and returns a batch ready to ``step``.
+
+        The texts of all requests go through the backbone in one call: each row's prefix cache is copied, the
+        texts are right-padded to the longest, and each row's state is read at its own last text position.
+        A padded position's key lies past its row's length, where no later query reads it before the row's
+        own frames overwrite it, so the result is the one of prefilling the rows one by one."""
+        streams, caches = [], []
         for r in requests:
             r.params.validate()
             if r.prefix.adapter != r.adapter:
@@ -208,14 +213,37 @@ class Generator:
                 )
             cache = r.prefix.cache.clone()
             cache.ensure_capacity(r.prefix.length + r.text.length + r.max_frames + 1)
-            hidden.append(self._run(r.text, cache, r.adapter))
             caches.append(cache)
             rng = torch.Generator(device="cpu")
             rng.manual_seed(
                 r.params.seed if r.params.seed is not None else int(torch.randint(0, 2**31, ()).item())
             )
             streams.append(_Stream(r, rng, deque(maxlen=max(1, r.params.repetition_window))))
-        return GenerationBatch(streams, KVCache.stack(caches), torch.cat(hidden))
+        if not requests:
+            return GenerationBatch(
+                [],
+                KVCache.empty(self.config.backbone, 0, 1, self.device, torch.float32),
+                torch.zeros(0, self.config.backbone.dim, device=self.device),
+            )
+        cache = KVCache.stack(caches)
+        lengths = torch.tensor([r.text.length for r in requests])  # [B]
+        width = int(lengths.max())
+        texts = [
+            Segment.cat([r.text, *([_pad(r.text, width - r.text.length)] if r.text.length < width else [])])
+            for r in requests
+        ]
+        x = self.model.embed(
+            torch.stack([t.tokens for t in texts]).to(self.device),  # [B, W]
+            torch.stack([t.is_frame for t in texts]).to(self.device),
+            torch.stack([t.semantic for t in texts]).to(self.device),
+            torch.stack([t.acoustic for t in texts]).to(self.device),
+        )  # [B, W, dim]
+        start = cache.lengths.clone()
+        with self.adapters.route([r.adapter for r in requests]):
+            h = self.model.backbone(x, cache)  # [B, W, dim]
+        cache.lengths = start + lengths.to(start.device)
+        hidden = h[torch.arange(len(requests)), lengths - 1]  # [B, dim]: each row's last text position
+        return GenerationBatch(streams, cache, hidden)
 
     def _choose_ids(self, batch: GenerationBatch, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Next semantic ids ``[B]`` and the rows forced to END by the length cap."""
@@ -236,7 +264,7 @@ class Generator:
                 ids.append(end)
                 continue
             ids.append(_sample(row, p, s.rng))
-        return torch.tensor(ids, dtype=torch.long), torch.tensor(forced)
+        return torch.tensor(ids, dtype=torch.long), torch.tensor(forced, dtype=torch.bool)
 
     @torch.no_grad()
     def step(self, batch: GenerationBatch) -> tuple[FrameStep, GenerationBatch]:
@@ -301,6 +329,16 @@ class Generator:
 
     def _audio_id(self) -> int:
         return 0  # frame positions ignore the token id (see TTSModel.embed)
+
+
+def _pad(segment: Segment, n: int) -> Segment:
+    """``n`` positions of padding for ``segment`` (its last position repeated; never read)."""
+    return Segment(
+        tokens=segment.tokens[-1:].expand(n),
+        is_frame=segment.is_frame[-1:].expand(n),
+        semantic=segment.semantic[-1:].expand(n),
+        acoustic=segment.acoustic[-1:].expand(n, -1),
+    )
 
 
 def _sample(logits: torch.Tensor, p: SamplingParams, rng: torch.Generator) -> int:
