@@ -30,7 +30,7 @@ import torch
 from codec.config import CodecConfig
 from codec.frames import Frames
 from flowtts.adapters.lora import AdapterSet
-from flowtts.model.backbone import CAPACITY_STEP, KVCache
+from flowtts.model.backbone import KVCache, round_capacity
 from flowtts.model.config import SamplingConfig
 from flowtts.model.flow import snap_to_grid
 from flowtts.model.sequence import Segment
@@ -190,7 +190,7 @@ class Generator:
     def prefill_voice(self, prefix: Segment, adapter: str | None = None) -> VoicePrefix:
         """Runs a voice prefix once (under ``adapter``, a name in the model's ``AdapterSet``); the result is
         shared (copied) by every request with this voice and adapter."""
-        capacity = -(-(prefix.length + 256) // CAPACITY_STEP) * CAPACITY_STEP
+        capacity = round_capacity(prefix.length + 256)
         cache = KVCache.empty(self.config.backbone, 1, capacity, self.device, torch.float32)
         self._run(prefix, cache, adapter)
         return VoicePrefix(cache=cache, length=prefix.length, adapter=adapter)
@@ -228,10 +228,7 @@ class Generator:
         cache = KVCache.stack(caches)
         lengths = torch.tensor([r.text.length for r in requests])  # [B]
         width = int(lengths.max())
-        texts = [
-            Segment.cat([r.text, *([_pad(r.text, width - r.text.length)] if r.text.length < width else [])])
-            for r in requests
-        ]
+        texts = [Segment.cat([r.text, _pad(r.text, width - r.text.length)]) for r in requests]
         x = self.model.embed(
             torch.stack([t.tokens for t in texts]).to(self.device),  # [B, W]
             torch.stack([t.is_frame for t in texts]).to(self.device),
@@ -332,7 +329,7 @@ class Generator:
 
 
 def _pad(segment: Segment, n: int) -> Segment:
-    """``n`` positions of padding for ``segment`` (its last position repeated; never read)."""
+    """``n`` (≥ 0) positions of padding for ``segment`` (its last position repeated; never read)."""
     return Segment(
         tokens=segment.tokens[-1:].expand(n),
         is_frame=segment.is_frame[-1:].expand(n),

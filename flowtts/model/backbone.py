@@ -45,6 +45,11 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 CAPACITY_STEP = 256  # a cache grows to multiples of this: few distinct shapes (flowtts.generation.traced)
 
 
+def round_capacity(positions: int) -> int:
+    """``positions`` rounded up to a multiple of ``CAPACITY_STEP``."""
+    return -(-positions // CAPACITY_STEP) * CAPACITY_STEP
+
+
 @dataclass
 class KVCache:
     """Keys and values of every layer for a batch of rows, preallocated to ``capacity`` positions.
@@ -78,7 +83,7 @@ class KVCache:
         positions fit."""
         if needed <= self.capacity:
             return
-        new = -(-max(needed, 2 * self.capacity) // CAPACITY_STEP) * CAPACITY_STEP
+        new = round_capacity(max(needed, 2 * self.capacity))
         pad = new - self.capacity
         self.k = [F.pad(t, (0, 0, 0, pad)) for t in self.k]
         self.v = [F.pad(t, (0, 0, 0, pad)) for t in self.v]
