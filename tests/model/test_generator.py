@@ -104,3 +104,18 @@ def test_acoustic_is_on_the_grid() -> None:
         if not fin:
             assert ac.abs().max() <= 1
             assert torch.allclose((ac + 1) * 10, torch.round((ac + 1) * 10), atol=1e-4)
+
+
+def test_a_batched_prefill_equals_prefilling_each_request_alone() -> None:
+    gen = Generator(model())
+    short = request(gen, [4, 20], tag="s", prompt_frames=2)
+    long = request(gen, [4, 20, 21, 22, 23, 24], tag="l", prompt_frames=5)
+    both = gen.start([short, long])  # text widths 4 and 8: the short row is padded
+    for row, r in enumerate((short, long)):
+        alone = gen.start([r])
+        assert torch.allclose(both.hidden[row], alone.hidden[0], atol=1e-5)
+        n = int(alone.cache.lengths[0])
+        assert int(both.cache.lengths[row]) == n == r.prefix.length + r.text.length
+        for a, b in zip(alone.cache.k, both.cache.k, strict=True):
+            assert torch.allclose(a[0, :, :n], b[row, :, :n], atol=1e-5)
+    assert gen.start([]).size == 0
