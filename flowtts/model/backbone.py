@@ -164,9 +164,15 @@ class Attention(nn.Module):
             ck, cv = cache.k[layer], cache.v[layer]
             ck[rows, :, write_at] = k.transpose(1, 2).to(ck.dtype)  # [B, T, KV, hd] into [B, KV, cap, hd]
             cv[rows, :, write_at] = v.transpose(1, 2).to(cv.dtype)
-            out = F.scaled_dot_product_attention(
-                q, ck.to(q.dtype), cv.to(q.dtype), attn_mask=mask, enable_gqa=True
-            )
+            # grouped queries without copying the cache: query head h reads key/value head h // group (as
+            # enable_gqa does), so the group's queries are stacked along the query axis of their kv head
+            # instead of the cache being repeated to every head (what enable_gqa does on CPU: a copy of the
+            # whole cache per layer and step)
+            group = self.heads // self.kv_heads
+            qg = q.reshape(b, self.kv_heads, group * t, self.head_dim)  # [B, KV, group·T, hd]
+            mg = mask[:, :, None].expand(b, 1, group, t, mask.shape[-1]).reshape(b, 1, group * t, -1)
+            out = F.scaled_dot_product_attention(qg, ck.to(q.dtype), cv.to(q.dtype), attn_mask=mg)
+            out = out.view(b, self.heads, t, self.head_dim)  # [B, H, T, hd]
         return self.wo(out.transpose(1, 2).reshape(b, t, -1))
 
     def _probs(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
