@@ -63,8 +63,7 @@ def load(model: str | os.PathLike | None = None, device: str = "cpu", voices_dir
     """Loads a model folder (``None``: the embedded default model)."""
     from codec.release import load_codec
     from flowtts.model_dir import default_model_dir
-    from flowtts.release import ModelFiles, load_tts_model
-    from flowtts.text.tokenizer import Tokenizer
+    from flowtts.release import ModelFiles, load_tokenizer, load_tts_model
 
     root = Path(model) if model is not None else default_model_dir()
     files = ModelFiles(root)
@@ -74,7 +73,7 @@ def load(model: str | os.PathLike | None = None, device: str = "cpu", voices_dir
         raise FlowTTSError(f"{root}: not a flowtts model folder (no config.json)")
     tts_model = load_tts_model(root, device)
     codec = load_codec(files.codec, device=device)
-    tokenizer = Tokenizer.load(files.tokenizer)
+    tokenizer = load_tokenizer(root, tts_model.config)
     library = VoiceLibrary(voices_dir) if voices_dir else VoiceLibrary(VoiceLibrary.default_root())
     return TTS(root, tts_model, codec, tokenizer, library)
 

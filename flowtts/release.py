@@ -4,6 +4,7 @@
     model.safetensors    backbone + heads (float16 on disk by default; loaded as float32)
     codec.safetensors    the codec (its config in its header)
     tokenizer.model      the sentencepiece tokenizer
+    phonemes.json        the phone units, for a model that reads phonemes (``flowtts.text.phonemes``)
     voices/*.safetensors preset voices
     MODEL_CARD.md        data, licences, steps, metrics as measured
 
@@ -53,6 +54,13 @@ class ModelFiles:
         return self.root / "tokenizer.model"
 
     @property
+    def phonemes(self) -> Path:
+        return self.root / "phonemes.json"
+
+    def phonemes_if_any(self) -> Path | None:
+        return self.phonemes if self.phonemes.is_file() else None
+
+    @property
     def voices(self) -> Path:
         return self.root / "voices"
 
@@ -64,10 +72,15 @@ def write_model_dir(
     tokenizer_path: str | os.PathLike,
     extra: dict[str, str] | None = None,
     dtype: torch.dtype = torch.float16,
+    phonemes_path: str | os.PathLike | None = None,
 ) -> Path:
+    """Writes ``model`` (its inference weights), the codec and tokenizer files (and ``phonemes_path``, the
+    phone inventory a phoneme model needs) and config.json into ``root``."""
     from flowtts.data.frames_store import codec_id
 
     files = ModelFiles(Path(root))
+    if model.config.text_frontend == "phonemes" and phonemes_path is None:
+        raise FlowTTSError(f"{root}: a model that reads phonemes needs its phonemes.json")
     files.root.mkdir(parents=True, exist_ok=True)
     state = {
         k: (v.detach().cpu().to(dtype) if v.is_floating_point() else v.detach().cpu()).contiguous()
@@ -75,7 +88,10 @@ def write_model_dir(
         if not k.startswith(TRAINING_ONLY_PREFIXES)
     }
     write_bytes_atomic(files.weights, safetensors_save(state, metadata={"format": "flowtts.model"}))
-    for src, dst in ((codec_path, files.codec), (tokenizer_path, files.tokenizer)):
+    copies = [(codec_path, files.codec), (tokenizer_path, files.tokenizer)]
+    if phonemes_path is not None:
+        copies.append((phonemes_path, files.phonemes))
+    for src, dst in copies:
         if Path(src).resolve() != dst.resolve():
             write_bytes_atomic(dst, Path(src).read_bytes())
     config = {
@@ -107,6 +123,20 @@ def read_config(root: str | os.PathLike) -> dict:
             f"{root}: model format_version {config['format_version']} is newer than this flowtts"
         )
     return config
+
+
+def load_tokenizer(root: str | os.PathLike, config: TTSConfig):
+    """The text encoder of a model folder: its sentencepiece ``Tokenizer``, or for a model that reads
+    phonemes the ``PhonemeTokenizer`` over it and the folder's phonemes.json."""
+    from flowtts.text.tokenizer import Tokenizer
+
+    files = ModelFiles(Path(root))
+    tokenizer = Tokenizer.load(files.tokenizer)
+    if config.text_frontend != "phonemes":
+        return tokenizer
+    from flowtts.text.phonemes import PhonemeInventory, PhonemeTokenizer
+
+    return PhonemeTokenizer(tokenizer, PhonemeInventory.load(files.phonemes))
 
 
 def load_tts_model(root: str | os.PathLike, device: str | torch.device = "cpu") -> TTSModel:

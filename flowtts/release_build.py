@@ -482,7 +482,10 @@ def _build_into(tmp: Path, inputs: ReleaseInputs, checked: _Checked, date: str, 
     extra = {"name": name, "trained_codec_id": checked.trained_frames_id, "released": date}
     if tts_step is not None:
         extra["step"] = tts_step
-    write_model_dir(tmp, model, files.codec, ModelFiles(inputs.tts).tokenizer, extra=extra)
+    source = ModelFiles(inputs.tts)
+    write_model_dir(
+        tmp, model, files.codec, source.tokenizer, extra=extra, phonemes_path=source.phonemes_if_any()
+    )
 
     candidates = voice_candidates(checked.rows, inputs.voice_engines)
     if inputs.voices_per_lang and not candidates:

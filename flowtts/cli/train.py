@@ -70,6 +70,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="checkpoint and stop after M minutes of wall time (resume later with the same command)",
     )
     t.add_argument("--steps", type=int, default=None, help="override the config's total number of steps")
+    t.add_argument(
+        "--init",
+        default=None,
+        metavar="FILE",
+        help="a new run starts from these weights (a checkpoint's or a model folder's model.safetensors): "
+        "tensors of the same shape are copied; the text embedding and text-CTC head keep the rows both "
+        "text vocabularies share (e.g. to move a run to the phoneme frontend); ignored when resuming",
+    )
     t.add_argument("--no-progress", action="store_true", help="do not draw a progress bar")
     t.set_defaults(func=run_tts)
 
@@ -129,8 +137,8 @@ def run_tts(args: argparse.Namespace) -> int:
     from flowtts.training.tts_config import TTSTrainConfig
     from flowtts.training.tts_trainer import train_tts
 
-    for what, path in (("--codec", args.codec), ("--tokenizer", args.tokenizer)):
-        if not Path(path).is_file():
+    for what, path in (("--codec", args.codec), ("--tokenizer", args.tokenizer), ("--init", args.init)):
+        if path is not None and not Path(path).is_file():
             raise FlowTTSError(f"{what} {path}: no such file")
     config = _checked(args, TTSTrainConfig.load(args.config))
     result = train_tts(
@@ -142,6 +150,7 @@ def run_tts(args: argparse.Namespace) -> int:
         args.device,
         args.max_minutes,
         not args.no_progress,
+        init=args.init,
     )
     if os.environ.get("RANK", "0") != "0":
         return 0  # under torchrun, rank 0 reports

@@ -102,8 +102,7 @@ def adapt(
     from flowtts.data.prepare import sanitize_voice
     from flowtts.finetune import trainer
     from flowtts.finetune.data import prepare_data
-    from flowtts.release import ModelFiles, load_tts_model
-    from flowtts.text.tokenizer import Tokenizer
+    from flowtts.release import ModelFiles, load_tokenizer, load_tts_model
     from flowtts.training.loop import latest_checkpoint, pick_device
     from flowtts.voices import VoiceLibrary, check_name
 
@@ -133,10 +132,10 @@ def adapt(
     if config.threads:
         torch.set_num_threads(config.threads)
 
-    tokenizer = Tokenizer.load(files.tokenizer)
-    tokenizer.lang_id(lang)  # a language the base model does not speak: one line, before any work
     identity = BaseIdentity.of_model_dir(base_root)
     model = load_tts_model(base_root, dev)
+    tokenizer = load_tokenizer(base_root, model.config)
+    tokenizer.lang_id(lang)  # a language the base model does not speak: one line, before training
     if not config.full:
         resolve_targets(model, config.targets)  # a bad --targets: one line, before any work
     data = prepare_data(
@@ -201,6 +200,7 @@ def adapt(
             files.codec,
             files.tokenizer,
             extra={"name": f"{identity.name}+{name}", "base_model_id": identity.model_id},
+            phonemes_path=files.phonemes_if_any(),
         )
     else:
         tts.unload_voice_pack(pack.name)

@@ -133,8 +133,8 @@ class GenerationBatch:
         )
 
     def keep(self, rows: list[int]) -> GenerationBatch:
-        """The batch of ``rows``; all of them in order: the same cache, not a copy (each step keeps the running
-        rows, and copying every layer's cache each step cost more than the attention over it)."""
+        """The batch of ``rows``; all of them in order: the same cache, not a copy (each step keeps the
+        running rows, and copying every layer's cache each step cost more than the attention over it)."""
         if rows == list(range(self.size)):
             return GenerationBatch(list(self.streams), self.cache, self.hidden)
         return GenerationBatch([self.streams[i] for i in rows], self.cache.select(rows), self.hidden[rows])

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from flowtts.errors import FlowTTSError
 
 CONFIG_FORMAT_VERSION = 1
+TEXT_FRONTENDS = ("pieces", "phonemes")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,14 @@ class TTSConfig:
     # frames, trained with ``TTSTrainConfig.ctc_weight`` > 0. Its parameters exist only when this is on;
     # releases never hold it (``flowtts.release`` writes them with text_ctc off, without the head).
     text_ctc: bool = False
+    # What the text ids are: "pieces" (the sentencepiece tokenizer's) or "phonemes" (espeak-ng phone units
+    # after the pieces' ids, ``flowtts.text.phonemes``; the model folder then holds phonemes.json)
+    text_frontend: str = "pieces"
+
+    def __post_init__(self) -> None:
+        if self.text_frontend not in TEXT_FRONTENDS:
+            known = ", ".join(TEXT_FRONTENDS)
+            raise FlowTTSError(f"model config: text_frontend {self.text_frontend!r} is not one of {known}")
 
     @property
     def end_id(self) -> int:
@@ -80,6 +89,8 @@ class TTSConfig:
             # left out when off: model folders' and runs' config.json stay what flowtts wrote before the
             # switch existed (and what older versions, which reject unknown keys, read)
             del d["text_ctc"]
+        if self.text_frontend == "pieces":
+            del d["text_frontend"]  # the same for the frontend every model had before it could change
         d["format_version"] = CONFIG_FORMAT_VERSION
         return d
 

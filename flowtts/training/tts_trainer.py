@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from flowtts.data.manifest import iter_corpus
 from flowtts.errors import FlowTTSError
 from flowtts.model.tts import TEXT_CTC_HEAD, TTSModel
 from flowtts.text.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from flowtts.text.phonemes import PhonemeTokenizer
 from flowtts.training.loop import (
     StopFlag,
     any_rank,
@@ -92,7 +96,10 @@ def train_tts(
     device: str = "auto",
     max_minutes: float | None = None,
     progress: bool = True,
+    init: str | os.PathLike | None = None,
 ) -> TTSTrainResult:
+    """Trains (or resumes) a TTS run in ``out``; ``init``: a model.safetensors (of a checkpoint or a model
+    folder) a new run starts from (``init_weights``)."""
     from codec.release import load_codec
     from flowtts.release import write_model_dir
 
@@ -110,6 +117,10 @@ def train_tts(
     started = time.monotonic()
 
     tokenizer = Tokenizer.load(tokenizer_path)
+    rows = list(iter_corpus(corpus))
+    phonemes_path = out / PHONEMES_FILE if config.model.text_frontend == "phonemes" else None
+    if phonemes_path is not None:
+        tokenizer = _phoneme_tokenizer(tokenizer, phonemes_path, rows, d)
     codec = load_codec(codec_path)
     model_config = replace(
         config.model,
@@ -155,7 +166,6 @@ def train_tts(
         encode_corpus(corpus, codec_path, device=str(dev))  # resumable: finished shards are skipped
     barrier(d)
     frames = load_frames(frames_dir)
-    rows = list(iter_corpus(corpus))
     train_rows = [r for r in rows if r.split == "train"]
     valid_rows = [r for r in rows if r.split == "valid"]
     train_data = TTSDataset(train_rows, frames, tokenizer, config.model.fsq_levels, config.data)
@@ -173,6 +183,10 @@ def train_tts(
     if ckpt is not None:
         new = (TEXT_CTC_HEAD,) if adding_text_ctc_head else ()
         state = load_checkpoint(ckpt, {"model": model}, {"optimizer": optim}, dev, new=new)
+    elif init is not None:
+        init_weights(model, init)
+        if d.main:
+            print(f"{out}: weights initialised from {init}", file=sys.stderr)
     if adding_text_ctc_head:
         _add_text_ctc_head_groups(optim, model, config)
         if d.main:
@@ -229,7 +243,14 @@ def train_tts(
         metrics = _validation_loss(model, valid_data, config, dev)
         metrics["step"] = step
         append_log(out, {"kind": "valid", **metrics})
-        write_model_dir(out / "model", model, codec_path, tokenizer_path, extra={"step": str(step)})
+        write_model_dir(
+            out / "model",
+            model,
+            codec_path,
+            tokenizer_path,
+            extra={"step": str(step)},
+            phonemes_path=phonemes_path,
+        )
         _write_samples(
             out / "model", valid_data, out / "samples" / f"step-{step:08d}", config.val_samples, dev
         )
@@ -303,6 +324,54 @@ def train_tts(
             if bar is not None:
                 bar.close()
     return TTSTrainResult(step=step, out=out, stopped_early=stopped_early)
+
+
+PHONEMES_FILE = "phonemes.json"  # a phoneme run's inventory, in the run folder and in its model folders
+
+
+def _phoneme_tokenizer(tokenizer: Tokenizer, path: Path, rows: list, d) -> PhonemeTokenizer:
+    """The run's phoneme tokenizer: its saved inventory, or (a new run) one built from the train split's
+    texts and saved first, so that a resumed run reads the same ids."""
+    from flowtts.text.phonemes import PhonemeInventory, PhonemeTokenizer
+
+    if d.main and not path.exists():
+        train = [(r.lang, r.normalized_text) for r in rows if r.split == "train"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        PhonemeInventory.build(train, offset=tokenizer.vocab_size).save(path)
+    barrier(d)
+    return PhonemeTokenizer(tokenizer, PhonemeInventory.load(path))
+
+
+@torch.no_grad()
+def init_weights(model: TTSModel, path: str | os.PathLike) -> None:
+    """Copies the weights of ``path`` (a model.safetensors) into ``model``: every tensor of the same name and
+    shape; the text embedding and the text-CTC head keep the rows both text vocabularies share (ids below the
+    smaller size; the CTC blank, the head's last row, stays the last), so a run can move to another text
+    frontend (pieces to phonemes) keeping everything else. Tensors only one side has stay as they are."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        source = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise FlowTTSError(f"--init {path}: cannot read weights ({e})") from None
+    for name, own in model.state_dict().items():
+        if name not in source:
+            continue
+        w = source[name].to(own.dtype)
+        if w.shape == own.shape:
+            own.copy_(w)
+        elif name == "text_embedding.weight" and w.shape[1:] == own.shape[1:]:
+            n = min(w.shape[0], own.shape[0])
+            own[:n] = w[:n]
+        elif name.startswith(TEXT_CTC_HEAD) and w.shape[1:] == own.shape[1:]:
+            n = min(w.shape[0], own.shape[0]) - 1  # text rows both have; then the blank
+            own[:n] = w[:n]
+            own[-1] = w[-1]
+        else:
+            raise FlowTTSError(
+                f"--init {path}: {name} is {tuple(w.shape)} there, {tuple(own.shape)} in this model's config"
+            )
 
 
 @torch.no_grad()

@@ -459,7 +459,72 @@ def test_decay_steps_is_read_from_the_config_file(tmp_path: Path) -> None:
 
 def test_ctc_weight_is_read_from_the_config_file_and_off_by_default(tmp_path: Path) -> None:
     assert TTSTrainConfig().ctc_weight == 0 and not TTSTrainConfig().model.text_ctc
-    assert TTSTrainConfig.load(Path(__file__).parents[2] / "configs" / "tts.toml").ctc_weight == 0
+    shipped = TTSTrainConfig.load(Path(__file__).parents[2] / "configs" / "tts.toml")
+    assert shipped.ctc_weight == 0.5 and shipped.guided_attention.weight == 2.0  # what the default run uses
     config = TTSTrainConfig.load(write_config(tmp_path / "tts.toml", extra_train="ctc_weight = 0.5\n"))
     assert config.ctc_weight == 0.5
     assert TTSTrainConfig.from_dict(json.loads(config.dumps())).ctc_weight == 0.5
+
+
+def test_a_phoneme_run_starts_from_a_pieces_run_and_its_model_speaks(
+    inputs, first_run: Path, tmp_path: Path, capsys
+) -> None:
+    from safetensors import safe_open
+
+    import flowtts
+
+    config = tmp_path / "tts.toml"
+    config.write_text(
+        CONFIG.format(steps=2, val_every=VAL_EVERY, layers=2, extra_train="")
+        + '\n[model]\ntext_frontend = "phonemes"\n',
+        encoding="utf-8",
+    )
+    init = first_run / "checkpoints" / f"step-{STEPS:08d}" / "model.safetensors"
+    out = tmp_path / "run"
+    capsys.readouterr()
+    assert train(inputs, config, out, "--init", str(init)) == 0
+    assert f"weights initialised from {init}" in capsys.readouterr().err
+    from flowtts.text.tokenizer import Tokenizer
+
+    pieces = Tokenizer.load(inputs["tokenizer"]).vocab_size
+    inventory = json.loads((out / "phonemes.json").read_text())
+    assert inventory["offset"] == pieces and "ɛ" in inventory["units"]  # the corpus says "test" in en and fr
+    model = out / "model"
+    assert (model / "phonemes.json").read_text() == (out / "phonemes.json").read_text()
+    saved = json.loads((model / "config.json").read_text())["model"]
+    assert saved["text_frontend"] == "phonemes"
+    assert saved["text_vocab_size"] == pieces + len(inventory["units"])
+    # the backbone started from the pieces run: after 2 steps its weights are near the source's, not random
+    with (
+        safe_open(str(init), framework="pt") as a,
+        safe_open(str(model / "model.safetensors"), framework="pt") as b,
+    ):
+        src, new = a.get_tensor("backbone.norm.weight"), b.get_tensor("backbone.norm.weight").float()
+        assert torch.allclose(src, new, atol=0.05) and not torch.allclose(new, torch.ones_like(new))
+    tts = flowtts.load(model, voices_dir=str(inputs["root"] / "no-voices"))
+    assert tts.tokenizer.encode("test", "en")[1] >= pieces  # phones, after the pieces
+    assert tts.synthesize("Test.", seed=0).duration > 0
+
+
+def test_init_keeps_the_rows_both_text_vocabularies_share(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from flowtts.model.tts import TTSModel
+    from flowtts.training.tts_trainer import init_weights
+    from tests.model.helpers import tiny_tts_config
+
+    torch.manual_seed(0)
+    small = TTSModel(tiny_tts_config(text_vocab_size=50, text_ctc=True))
+    save_file({k: v.contiguous() for k, v in small.state_dict().items()}, tmp_path / "m.safetensors")
+    torch.manual_seed(1)
+    big = TTSModel(tiny_tts_config(text_vocab_size=70, text_ctc=True))
+    init_weights(big, tmp_path / "m.safetensors")
+    assert torch.equal(big.text_embedding.weight[:50], small.text_embedding.weight)
+    assert torch.equal(big.text_ctc_head.weight[:50], small.text_ctc_head.weight[:50])
+    assert torch.equal(big.text_ctc_head.weight[-1], small.text_ctc_head.weight[-1])  # the blank
+    assert torch.equal(big.backbone.norm.weight, small.backbone.norm.weight)
+    other = TTSModel(tiny_tts_config(codebook_size=16))
+    from flowtts.errors import FlowTTSError
+
+    with pytest.raises(FlowTTSError, match="semantic"):
+        init_weights(other, tmp_path / "m.safetensors")
