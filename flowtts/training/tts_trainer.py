@@ -32,9 +32,6 @@ from flowtts.data.manifest import iter_corpus
 from flowtts.errors import FlowTTSError
 from flowtts.model.tts import TEXT_CTC_HEAD, TTSModel
 from flowtts.text.tokenizer import Tokenizer
-
-if TYPE_CHECKING:
-    from flowtts.text.phonemes import PhonemeTokenizer
 from flowtts.training.loop import (
     StopFlag,
     any_rank,
@@ -49,6 +46,9 @@ from flowtts.training.loop import (
 )
 from flowtts.training.tts_config import TTSTrainConfig
 from flowtts.training.tts_data import TTSBatchSampler, TTSDataset
+
+if TYPE_CHECKING:
+    from flowtts.text.phonemes import PhonemeTokenizer
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,13 @@ def train_tts(
     phonemes_path = out / PHONEMES_FILE if config.model.text_frontend == "phonemes" else None
     if phonemes_path is not None:
         tokenizer = _phoneme_tokenizer(tokenizer, phonemes_path, rows, d)
+        if config.ctc_weight > 0 and d.main:
+            print(
+                f"{out}: ctc_weight {config.ctc_weight} with phonemes: an utterance has more phone units "
+                "than 80 ms frames, so most text-CTC targets have no path and add nothing (measured: loss "
+                "0.02); set ctc_weight = 0",
+                file=sys.stderr,
+            )
     codec = load_codec(codec_path)
     model_config = replace(
         config.model,
