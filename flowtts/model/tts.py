@@ -66,9 +66,8 @@ def target_frame_positions(batch: TTSBatch) -> torch.Tensor:
 
 @dataclass
 class TTSLoss:
-    total: (
-        torch.Tensor
-    )  # scalar: semantic + flow_weight · flow (+ ctc_weight · text_ctc, guide.weight · guided)
+    # scalar: semantic + flow_weight · flow (+ ctc_weight · text_ctc, guide.weight · guided when on)
+    total: torch.Tensor
     semantic: torch.Tensor  # cross-entropy of the next semantic id (incl. END)
     flow: torch.Tensor  # flow-matching MSE of the next acoustic latent
     semantic_accuracy: torch.Tensor  # top-1 accuracy of the next id (no grad)
