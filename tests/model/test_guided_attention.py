@@ -16,7 +16,9 @@ from flowtts.model.tts import TTSModel, target_frame_positions
 from flowtts.training.tts_config import TTSTrainConfig
 from flowtts.training.tts_trainer import _optimizer
 from tests.model.helpers import tiny_tts_config
-from tests.model.test_training import _one_thread, dataset  # noqa: F401  (the one-thread fixture)
+from tests.model.test_training import dataset
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_the_probe_records_the_attention_the_layer_computes() -> None:
